@@ -1,0 +1,190 @@
+import { join, resolve } from 'node:path'
+import { replaceFile } from './atomic-file.js'
+import type { Database } from './database.js'
+import { DirLock } from './dir-lock.js'
+import { ClosedError, CorruptDataError } from './errors.js'
+import { fileNameFor, isMarketFile, isTempFile } from './file-names.js'
+import { type FileHandleLike, type FileSystem, nodeFileSystem } from './file-system.js'
+import { fromSnapshot } from './snapshot.js'
+import { WriteLane } from './write-lane.js'
+
+/** Options of `new FileDatabase(options)`. */
+export interface FileDatabaseOptions {
+  /** Directory holding one JSON file per market; created if missing. */
+  dir: string
+  /**
+   * Number of write lanes. A market always writes through the same lane, chosen by a stable
+   * hash of its name; different lanes write in parallel.
+   * @default 3
+   */
+  workers?: number
+  /**
+   * fsync each file and the directory before a store resolves. Turning it off keeps atomic
+   * replacement (no torn files) but a power loss may undo acknowledged changes.
+   * @default true
+   */
+  fsync?: boolean
+  /** @internal A file-system seam for fault-injection tests. */
+  fs?: FileSystem
+}
+
+/** FNV-1a over UTF-16 code units: stable across processes and versions, unlike any runtime hash. */
+function laneIndex(market: string, lanes: number): number {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < market.length; i++) {
+    hash ^= market.charCodeAt(i)
+    hash = Math.imul(hash, 0x01000193)
+  }
+  return (hash >>> 0) % lanes
+}
+
+const errorCode = (error: unknown) => (error as NodeJS.ErrnoException).code
+const encoder = new TextEncoder()
+
+/**
+ * The default `Database`: one JSON file per market in `dir`, replaced atomically and durably
+ * (temp file, fsync, rename, directory fsync) through a pool of write lanes, with an exclusive
+ * lock on the directory while open.
+ *
+ * @example
+ * ```ts
+ * const database = new FileDatabase({ dir: './persist', workers: 4 })
+ * const cache = await MarketCache.start({ database })
+ * ```
+ * @throws {DataDirLockedError} from `open()` (or the first call) when another live owner holds `dir`.
+ */
+export class FileDatabase implements Database {
+  readonly dir: string
+  readonly #fsync: boolean
+  readonly #fs: FileSystem
+  readonly #lanes: WriteLane[]
+  /** Market names by file name, learned from stores and reads, so `markets()` reads each file at most once. */
+  readonly #names = new Map<string, string>()
+  #opening: Promise<void> | undefined
+  #lock: DirLock | undefined
+  #dirHandle: FileHandleLike | undefined
+  #closing: Promise<void> | undefined
+
+  constructor(options: FileDatabaseOptions) {
+    const workers = options.workers ?? 3
+    if (!Number.isSafeInteger(workers) || workers < 1) {
+      throw new RangeError(`Expected \`workers\` to be an integer >= 1, got \`${workers}\``)
+    }
+    this.dir = resolve(options.dir)
+    this.#fsync = options.fsync ?? true
+    this.#fs = options.fs ?? nodeFileSystem
+    this.#lanes = Array.from({ length: workers }, () => new WriteLane((market, snapshot) => this.#write(market, snapshot)))
+  }
+
+  /** Creates the directory, takes its lock and removes temporary files left by a crash. Idempotent. */
+  open(): Promise<void> {
+    if (this.#closing) return Promise.reject(new ClosedError('FileDatabase'))
+    this.#opening ??= this.#open().catch((error: unknown) => {
+      this.#opening = undefined
+      throw error
+    })
+    return this.#opening
+  }
+
+  async #open(): Promise<void> {
+    await this.#fs.mkdir(this.dir, { recursive: true })
+    this.#lock = await DirLock.acquire(this.#fs, this.dir)
+    try {
+      for (const name of await this.#fs.readdir(this.dir)) {
+        if (isTempFile(name)) await this.#fs.unlink(join(this.dir, name)).catch(() => {})
+      }
+      if (this.#fsync) this.#dirHandle = await this.#fs.open(this.dir, 'r')
+    } catch (error) {
+      await this.#lock.release()
+      this.#lock = undefined
+      throw error
+    }
+  }
+
+  async get(market: string): Promise<unknown | undefined> {
+    await this.open()
+    const fileName = fileNameFor(market)
+    const file = join(this.dir, fileName)
+    let text: string
+    try {
+      text = await this.#fs.readFile(file, 'utf8')
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT') return undefined
+      throw error
+    }
+    let value: unknown
+    try {
+      value = JSON.parse(text)
+    } catch (cause) {
+      throw new CorruptDataError(`File \`${file}\` of market \`${market}\` is not valid JSON`, market, file, cause)
+    }
+    // The actor validates again (any Database may be handed to it); checking here names the file.
+    const problem = fromSnapshot(value, market)
+    if (typeof problem === 'string') {
+      throw new CorruptDataError(`File \`${file}\` of market \`${market}\` is corrupt: ${problem}`, market, file)
+    }
+    this.#names.set(fileName, market)
+    return value
+  }
+
+  async store(market: string, snapshot: unknown): Promise<void> {
+    if (this.#closing) throw new ClosedError('FileDatabase')
+    await this.open()
+    return (this.#lanes[laneIndex(market, this.#lanes.length)] as WriteLane).enqueue(market, snapshot)
+  }
+
+  async #write(market: string, snapshot: unknown): Promise<void> {
+    const fileName = fileNameFor(market)
+    await replaceFile({
+      fs: this.#fs,
+      dir: this.dir,
+      fileName,
+      data: encoder.encode(JSON.stringify(snapshot)),
+      fsync: this.#fsync,
+      syncDir: () => (this.#dirHandle ? this.#dirHandle.sync() : Promise.resolve()),
+    })
+    this.#names.set(fileName, market)
+  }
+
+  async markets(): Promise<string[]> {
+    await this.open()
+    const names: string[] = []
+    for (const fileName of await this.#fs.readdir(this.dir)) {
+      if (!isMarketFile(fileName)) continue
+      let name = this.#names.get(fileName)
+      if (name === undefined) {
+        try {
+          const stored = (JSON.parse(await this.#fs.readFile(join(this.dir, fileName), 'utf8')) as { market?: unknown })
+            ?.market
+          // A file that is unreadable, or whose name does not map back to it, belongs to no market we can name.
+          if (typeof stored !== 'string' || fileNameFor(stored) !== fileName) continue
+          name = stored
+          this.#names.set(fileName, name)
+        } catch {
+          continue
+        }
+      }
+      names.push(name)
+    }
+    return names
+  }
+
+  /** Finishes every queued write, then releases the directory. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close()
+    return this.#closing
+  }
+
+  async #close(): Promise<void> {
+    await Promise.all(this.#lanes.map((lane) => lane.idle()))
+    if (!this.#opening) return
+    await this.#opening.catch(() => {})
+    await this.#dirHandle?.close()
+    await this.#lock?.release()
+  }
+
+  /** @internal Markets with a snapshot queued or being written. */
+  get pendingWrites(): number {
+    return this.#lanes.reduce((sum, lane) => sum + lane.size, 0)
+  }
+}

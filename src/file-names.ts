@@ -1,0 +1,46 @@
+import { createHash, randomBytes } from 'node:crypto'
+
+const SLUG_LENGTH = 48
+const HASH_LENGTH = 32
+const MARKET_FILE = /^(?:[a-z0-9]+(?:-[a-z0-9]+)*-)?[0-9a-f]{32}\.json$/
+
+/**
+ * @internal
+ * Maps a market name to its file name: a readable lowercase ASCII slug, then 128 bits of the
+ * SHA-256 of the exact name in lowercase hex.
+ *
+ * - Distinct names give distinct files even on case-insensitive or normalizing file systems,
+ *   because the part that tells them apart is a hash written in characters no file system folds.
+ * - Only `[a-z0-9-.]` appears, so nothing can escape the directory (`..`, `/`, `\`), and the dash
+ *   before the hash keeps Windows device names (`CON`, `NUL`) from being the whole stem.
+ * - At most 48 + 1 + 32 + 5 = 86 bytes, well inside the 255-byte limit.
+ *
+ * The real name is stored inside the file; this mapping is never reversed.
+ */
+export function fileNameFor(market: string): string {
+  const slug = market
+    .normalize('NFKD')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .slice(0, SLUG_LENGTH)
+    .replace(/^-+|-+$/g, '')
+  const hash = createHash('sha256').update(market, 'utf8').digest('hex').slice(0, HASH_LENGTH)
+  return slug ? `${slug}-${hash}.json` : `${hash}.json`
+}
+
+/** @internal True for names `fileNameFor` produces. */
+export function isMarketFile(fileName: string): boolean {
+  return MARKET_FILE.test(fileName)
+}
+
+const TEMP_FILE = /\.[0-9a-f]{16}\.tmp$/
+
+/** @internal A unique temporary name beside `fileName`, in the same directory so rename is atomic. */
+export function tempNameFor(fileName: string): string {
+  return `${fileName}.${randomBytes(8).toString('hex')}.tmp`
+}
+
+/** @internal True for names `tempNameFor` produces; any found when a directory is opened are crash leftovers. */
+export function isTempFile(fileName: string): boolean {
+  return TEMP_FILE.test(fileName)
+}

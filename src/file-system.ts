@@ -1,0 +1,34 @@
+import * as fs from 'node:fs/promises'
+
+/** @internal The part of an open file `FileDatabase` uses. `node:fs/promises` FileHandle satisfies it. */
+export interface FileHandleLike {
+  write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>
+  sync(): Promise<void>
+  close(): Promise<void>
+}
+
+/**
+ * @internal
+ * The file operations `FileDatabase` performs, as a seam: tests replace single operations to inject
+ * EIO, ENOSPC or short writes without mocking the whole module.
+ */
+export interface FileSystem {
+  open(path: string, flags: string): Promise<FileHandleLike>
+  readFile(path: string, encoding: 'utf8'): Promise<string>
+  readdir(path: string): Promise<string[]>
+  mkdir(path: string, options: { recursive: true }): Promise<unknown>
+  rename(from: string, to: string): Promise<void>
+  link(existing: string, newPath: string): Promise<void>
+  unlink(path: string): Promise<void>
+}
+
+/** @internal */
+export const nodeFileSystem: FileSystem = {
+  open: (path, flags) => fs.open(path, flags),
+  readFile: (path, encoding) => fs.readFile(path, encoding),
+  readdir: (path) => fs.readdir(path),
+  mkdir: (path, options) => fs.mkdir(path, options),
+  rename: (from, to) => fs.rename(from, to),
+  link: (existing, newPath) => fs.link(existing, newPath),
+  unlink: (path) => fs.unlink(path),
+}

@@ -1,0 +1,20 @@
+export type { Database } from './database.js'
+export {
+  ClosedError,
+  CorruptDataError,
+  DataDirLockedError,
+  InsufficientStockError,
+  MailboxFullError,
+  MarketError,
+  type MarketErrorCode,
+  PersistenceError,
+  ProductNotFoundError,
+  ValidationError,
+} from './errors.js'
+export type { ChangeEvent, MarketCacheEvents, MarketEvent, PersistedEvent, PersistErrorEvent } from './events.js'
+export { FileDatabase, type FileDatabaseOptions } from './file-database.js'
+export { MarketCache, type MarketCacheOptions, type MarketCacheStats } from './market-cache.js'
+export { MarketStock } from './market-stock.js'
+export type { ChangeOperation } from './operations.js'
+export { type Product, type ProductInput, productSchema, type StockItem } from './product.js'
+export type { Snapshot } from './snapshot.js'

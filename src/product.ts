@@ -1,0 +1,105 @@
+import { z } from 'zod'
+import { ValidationError } from './errors.js'
+
+const MAX_SHOWN = 40
+
+/** Renders a rejected value for an error message without ever throwing or dumping megabytes. */
+function show(value: unknown): string {
+  let text: string
+  try {
+    text = typeof value === 'string' ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value))
+  } catch {
+    text = Object.prototype.toString.call(value)
+  }
+  return text.length > MAX_SHOWN ? `${text.slice(0, MAX_SHOWN)}…` : text
+}
+
+function expected(field: string, what: string) {
+  return { error: (issue: { input?: unknown }) => `Expected \`${field}\` to be ${what}, got \`${show(issue.input)}\`` }
+}
+
+function isCalendarDate(text: string): boolean {
+  const year = Number(text.slice(0, 4))
+  const month = Number(text.slice(5, 7))
+  const day = Number(text.slice(8, 10))
+  // setUTCFullYear, unlike Date.UTC, does not map years 0-99 to 1900-1999.
+  const date = new Date(0)
+  date.setUTCFullYear(year, month - 1, day)
+  return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day
+}
+
+const NAME = 'a string of 1 to 200 characters (after trimming)'
+const QUANTITY = 'a safe integer >= 0'
+const DATE = 'a real calendar date as YYYY-MM-DD'
+const PRICE = 'a finite number >= 0'
+
+/**
+ * The schema every product input must satisfy. Unknown keys are rejected, not stripped,
+ * so a typo such as `expirate_date` fails loudly instead of silently losing data.
+ *
+ * @example
+ * ```ts
+ * productSchema.parse({ name: 'linguissa', quantity: 5, expirationDate: '2023-08-08', price: 23.45 })
+ * ```
+ */
+export const productSchema = z.strictObject(
+  {
+    name: z.string(expected('name', NAME)).trim().min(1, expected('name', NAME)).max(200, expected('name', NAME)),
+    quantity: z.int(expected('quantity', QUANTITY)).min(0, expected('quantity', QUANTITY)),
+    expirationDate: z
+      .string(expected('expirationDate', DATE))
+      .regex(/^\d{4}-\d{2}-\d{2}$/, expected('expirationDate', DATE))
+      .refine(isCalendarDate, expected('expirationDate', DATE)),
+    price: z.number(expected('price', PRICE)).min(0, expected('price', PRICE)),
+  },
+  {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? `Unknown product field(s) ${issue.keys.map((key) => `\`${key}\``).join(', ')}; expected name, quantity, expirationDate, price`
+        : `Expected a product object, got \`${show(issue.input)}\``,
+  },
+)
+
+/** What `productSchema` accepts: the input of `addProduct` and `updateProduct`. */
+export type ProductInput = z.input<typeof productSchema>
+
+/** A stored product: the four fields, validated and normalized. */
+export type Product = z.output<typeof productSchema>
+
+/** One entry of `listProducts()`: a product with its id. */
+export type StockItem = { id: string } & Product
+
+const productIdSchema = z.string(expected('id', 'a non-empty string')).min(1, expected('id', 'a non-empty string'))
+
+const deltaSchema = z.int(expected('delta', 'a safe integer'))
+
+const marketNameSchema = z
+  .string(expected('market name', 'a string of 1 to 200 characters'))
+  .min(1, expected('market name', 'a string of 1 to 200 characters'))
+  .max(200, expected('market name', 'a string of 1 to 200 characters'))
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+  .regex(/^[^\u0000-\u001f\u007f-\u009f]*$/, expected('market name', 'free of control characters'))
+
+/**
+ * Parses at the public boundary. Throws `ValidationError`, also when reading the input itself
+ * throws (a hostile getter or proxy), so callers only ever see one error type for bad input.
+ */
+function parseWith<T>(schema: z.ZodType<T>, input: unknown, what: string): T {
+  let result: z.ZodSafeParseResult<T>
+  try {
+    result = schema.safeParse(input)
+  } catch (cause) {
+    throw new ValidationError(`Could not read ${what}: ${cause instanceof Error ? cause.message : String(cause)}`)
+  }
+  if (result.success) return result.data
+  throw new ValidationError(result.error.issues.map((issue) => issue.message).join('; '), result.error.issues)
+}
+
+/** @internal */
+export const parseProduct = (input: unknown): Product => parseWith(productSchema, input, 'the product')
+/** @internal */
+export const parseProductId = (input: unknown): string => parseWith(productIdSchema, input, 'the product id')
+/** @internal */
+export const parseDelta = (input: unknown): number => parseWith(deltaSchema, input, 'the delta')
+/** @internal */
+export const parseMarketName = (input: unknown): string => parseWith(marketNameSchema, input, 'the market name')

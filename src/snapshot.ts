@@ -1,0 +1,54 @@
+import { type Product, productSchema } from './product.js'
+
+/** The current snapshot format; bumped only with a migration. */
+export const SNAPSHOT_FORMAT = 1
+
+/**
+ * What the actor hands to `Database.store`: a plain JSON value. `revision` counts every change
+ * ever applied to the market, so a newer snapshot always has a larger one.
+ */
+export interface Snapshot {
+  format: typeof SNAPSHOT_FORMAT
+  market: string
+  revision: number
+  products: Record<string, Product>
+}
+
+/** @internal A market's state as the actor holds it. */
+export interface MarketState {
+  revision: number
+  products: Map<string, Product>
+}
+
+/** @internal */
+export function toSnapshot(market: string, state: MarketState): Snapshot {
+  // A null prototype makes a product id such as `__proto__` an ordinary own key.
+  const products: Record<string, Product> = Object.create(null)
+  for (const [id, product] of state.products) products[id] = product
+  return { format: SNAPSHOT_FORMAT, market, revision: state.revision, products }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/**
+ * @internal
+ * Validates a stored value. Returns the reason it is not a snapshot of `market`, or the state.
+ */
+export function fromSnapshot(value: unknown, market: string): MarketState | string {
+  if (!isRecord(value)) return 'not a JSON object'
+  if (value.format !== SNAPSHOT_FORMAT) return `unsupported format \`${String(value.format)}\``
+  if (value.market !== market) return `holds market \`${String(value.market)}\`, not \`${market}\``
+  const { revision, products } = value
+  if (!Number.isSafeInteger(revision) || (revision as number) < 0) return 'revision is not a safe integer >= 0'
+  if (!isRecord(products)) return '`products` is not an object'
+  const map = new Map<string, Product>()
+  for (const [id, raw] of Object.entries(products)) {
+    const parsed = productSchema.safeParse(raw)
+    if (!parsed.success) return `product \`${id}\`: ${parsed.error.issues.map((issue) => issue.message).join('; ')}`
+    if (id.length === 0) return 'a product has an empty id'
+    map.set(id, parsed.data)
+  }
+  return { revision: revision as number, products: map }
+}
