@@ -12,16 +12,20 @@ import { type Product, type ProductInput, parseDelta, parseProduct, parseProduct
  * `CorruptDataError`, `MailboxFullError` or `ClosedError`.
  */
 export class MarketStock {
-  /** The market's name, exactly as given to `cache.market(name)`. */
-  readonly name: string
+  readonly #name: string
   readonly #actor: () => MarketActor
   readonly #generateId: () => string
 
   /** @internal Use `cache.market(name)`. */
   constructor(name: string, actor: () => MarketActor, generateId: () => string) {
-    this.name = name
+    this.#name = name
     this.#actor = actor
     this.#generateId = generateId
+  }
+
+  /** The market's name, exactly as given to `cache.market(name)`; read-only. */
+  get name(): string {
+    return this.#name
   }
 
   /**
