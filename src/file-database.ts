@@ -64,6 +64,7 @@ export class FileDatabase implements Database {
   #lock: DirLock | undefined
   #dirHandle: FileHandleLike | undefined
   #closing: Promise<void> | undefined
+  readonly #accepted = new Set<Promise<void>>()
 
   constructor(options: FileDatabaseOptions) {
     const workers = options.workers ?? 3
@@ -127,10 +128,15 @@ export class FileDatabase implements Database {
     return value
   }
 
-  async store(market: string, snapshot: unknown): Promise<void> {
-    if (this.#closing) throw new ClosedError('FileDatabase')
-    await this.open()
-    return (this.#lanes[laneIndex(market, this.#lanes.length)] as WriteLane).enqueue(market, snapshot)
+  store(market: string, snapshot: unknown): Promise<void> {
+    if (this.#closing) return Promise.reject(new ClosedError('FileDatabase'))
+    const lane = this.#lanes[laneIndex(market, this.#lanes.length)] as WriteLane
+    const stored = this.open().then(() => lane.enqueue(market, snapshot))
+    // close() must wait for stores accepted before it, even those still waiting for open().
+    this.#accepted.add(stored)
+    const forget = () => this.#accepted.delete(stored)
+    stored.then(forget, forget)
+    return stored
   }
 
   async #write(market: string, snapshot: unknown): Promise<void> {
@@ -176,15 +182,10 @@ export class FileDatabase implements Database {
   }
 
   async #close(): Promise<void> {
-    await Promise.all(this.#lanes.map((lane) => lane.idle()))
+    await Promise.allSettled([...this.#accepted])
     if (!this.#opening) return
     await this.#opening.catch(() => {})
     await this.#dirHandle?.close()
     await this.#lock?.release()
-  }
-
-  /** @internal Markets with a snapshot queued or being written. */
-  get pendingWrites(): number {
-    return this.#lanes.reduce((sum, lane) => sum + lane.size, 0)
   }
 }

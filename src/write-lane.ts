@@ -13,15 +13,9 @@ export class WriteLane {
   readonly #write: (market: string, snapshot: unknown) => Promise<void>
   readonly #pending = new Map<string, Pending>()
   #running = false
-  #idleWaiters: (() => void)[] = []
 
   constructor(write: (market: string, snapshot: unknown) => Promise<void>) {
     this.#write = write
-  }
-
-  /** Markets with a snapshot waiting or being written. */
-  get size(): number {
-    return this.#pending.size + (this.#running ? 1 : 0)
   }
 
   enqueue(market: string, snapshot: unknown): Promise<void> {
@@ -37,12 +31,6 @@ export class WriteLane {
     })
   }
 
-  /** Resolves once nothing is waiting or being written. */
-  idle(): Promise<void> {
-    if (!this.#running && this.#pending.size === 0) return Promise.resolve()
-    return new Promise((resolve) => this.#idleWaiters.push(resolve))
-  }
-
   async #drain(): Promise<void> {
     this.#running = true
     for (const [market, pending] of this.#pending) {
@@ -55,8 +43,5 @@ export class WriteLane {
       }
     }
     this.#running = false
-    const waiters = this.#idleWaiters
-    this.#idleWaiters = []
-    for (const resolve of waiters) resolve()
   }
 }
