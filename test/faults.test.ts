@@ -1,0 +1,199 @@
+import { readdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { fileNameFor, isTempFile } from '../src/file-names.js'
+import { FileDatabase, MarketCache, PersistenceError } from '../src/index.js'
+import { type FaultStep, FaultyFileSystem } from './helpers/faulty-fs.js'
+import { sample, useTempDirs } from './helpers/temp-dir.js'
+
+const tempDir = useTempDirs()
+const caches: MarketCache[] = []
+afterEach(async () => {
+  await Promise.all(caches.splice(0).map((cache) => cache.close().catch(() => {})))
+})
+
+async function start(options: { workers?: number } = {}) {
+  const dir = await tempDir()
+  const fs = new FaultyFileSystem(dir)
+  const database = new FileDatabase({ dir, fs, ...options })
+  const cache = await MarketCache.start({ database })
+  caches.push(cache)
+  return { dir, fs, cache }
+}
+
+interface StoredFile {
+  revision: number
+  products: Record<string, unknown>
+}
+
+async function readStored(dir: string, market: string): Promise<StoredFile> {
+  // JSON.parse throws on a torn file, so reading is also the parseability check.
+  return JSON.parse(await readFile(join(dir, fileNameFor(market)), 'utf8')) as StoredFile
+}
+
+async function tempFiles(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter(isTempFile)
+}
+
+/** The same FNV-1a as FileDatabase, so a test can pick markets known to use different lanes. */
+function laneOf(market: string, lanes: number): number {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < market.length; i++) {
+    hash ^= market.charCodeAt(i)
+    hash = Math.imul(hash, 0x01000193)
+  }
+  return (hash >>> 0) % lanes
+}
+
+function deferred(): [Promise<void>, () => void] {
+  let resolve!: () => void
+  const promise = new Promise<void>((r) => {
+    resolve = r
+  })
+  return [promise, resolve]
+}
+
+const WRITE_STEPS: FaultStep[] = ['open', 'write', 'shortWrite', 'fsyncFile', 'close', 'rename', 'fsyncDir']
+const CODES = ['EIO', 'ENOSPC', 'EACCES', 'EMFILE']
+
+describe('a store that fails at one step of the durable replace', () => {
+  describe.each(WRITE_STEPS)('failing %s', (step) => {
+    it.each(CODES)('rejects with PersistenceError caused by %s, keeps disk and memory consistent, then recovers', async (code) => {
+      const { dir, fs, cache } = await start()
+      const market = cache.market('m')
+      const first = await market.addProduct(sample)
+      const before = await readFile(join(dir, fileNameFor('m')), 'utf8')
+
+      fs.arm({ step, code, times: 1 })
+      const error = await market.addProduct({ ...sample, name: 'lost' }).catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(PersistenceError)
+      expect((error as PersistenceError).cause).toBe(fs.injected[0])
+      expect(((error as PersistenceError).cause as NodeJS.ErrnoException).code).toBe(code)
+
+      const stored = await readStored(dir, 'm')
+      if (step === 'fsyncDir') {
+        // The rename already happened and cannot be undone: the new file is in place, only its
+        // durability is unknown. The actor reloads, so memory shows exactly what the disk holds.
+        expect(stored.revision).toBe(2)
+      } else {
+        expect(await readFile(join(dir, fileNameFor('m')), 'utf8')).toBe(before)
+        expect(stored.revision).toBe(1)
+      }
+      expect(await tempFiles(dir)).toEqual([])
+      const listed = await market.listProducts()
+      expect(Object.fromEntries(listed.map(({ id, ...product }) => [id, product]))).toEqual(stored.products)
+      expect(listed.map(({ id }) => id)).toContain(first)
+
+      const next = await market.addProduct({ ...sample, name: 'after' })
+      const after = await readStored(dir, 'm')
+      expect(after.revision).toBe(stored.revision + 1)
+      expect(after.products[next]).toEqual({ ...sample, name: 'after' })
+      expect(Object.keys(after.products)).toHaveLength(Object.keys(stored.products).length + 1)
+      expect(await tempFiles(dir)).toEqual([])
+    })
+  })
+})
+
+describe('storage faults beyond a single failed step', () => {
+  it('continues a write the device accepted only in part', async () => {
+    const { dir, fs, cache } = await start()
+    fs.arm({ step: 'shortWrite', code: 'NONE', times: 1 })
+    const id = await cache.market('m').addProduct(sample)
+    expect((await readStored(dir, 'm')).products[id]).toEqual(sample)
+  })
+
+  it('keeps rejecting while a fault persists over several writes, then writes everything asked after it clears', async () => {
+    const { dir, fs, cache } = await start()
+    const market = cache.market('m')
+    const kept = await market.addProduct(sample)
+    fs.arm({ step: 'fsyncFile', code: 'EIO', times: 3 })
+
+    for (let i = 0; i < 3; i++) {
+      await expect(market.addProduct({ ...sample, name: `lost ${i}` })).rejects.toBeInstanceOf(PersistenceError)
+      expect((await readStored(dir, 'm')).revision).toBe(1)
+    }
+    expect(fs.injected).toHaveLength(3)
+    const next = await market.addProduct({ ...sample, name: 'after' })
+    expect((await market.listProducts()).map(({ id }) => id)).toEqual([kept, next])
+    expect(Object.keys((await readStored(dir, 'm')).products)).toEqual([kept, next])
+    expect(await tempFiles(dir)).toEqual([])
+  })
+
+  it('rejects every overlapping change the failed store carried and none that was already durable', async () => {
+    const { dir, fs, cache } = await start()
+    const market = cache.market('m')
+    const id = await market.addProduct(sample)
+    fs.arm({ step: 'rename', code: 'ENOSPC', times: 1 })
+    const results = await Promise.allSettled([
+      market.adjustQuantity(id, 1),
+      market.adjustQuantity(id, 1),
+      market.getProduct(id),
+      market.adjustQuantity(id, -100),
+    ])
+    for (const result of results) {
+      expect(result.status).toBe('rejected')
+      expect((result as PromiseRejectedResult).reason).toBeInstanceOf(PersistenceError)
+    }
+    expect(await market.getProduct(id)).toEqual(sample)
+    expect((await readStored(dir, 'm')).products[id]).toEqual(sample)
+  })
+
+  it('fails only the market whose file is faulted while markets on other lanes keep writing', async () => {
+    const names = ['alpha', 'beta', 'gamma', 'delta', 'epsilon']
+    const faulted = names[0] as string
+    const healthy = names.find((name) => laneOf(name, 3) !== laneOf(faulted, 3)) as string
+    const { dir, fs, cache } = await start({ workers: 3 })
+    fs.arm({ step: 'write', code: 'EIO', times: Number.POSITIVE_INFINITY, filePrefix: fileNameFor(faulted) })
+
+    for (let i = 0; i < 3; i++) {
+      await expect(cache.market(faulted).addProduct(sample)).rejects.toBeInstanceOf(PersistenceError)
+      await cache.market(healthy).addProduct({ ...sample, quantity: i })
+    }
+    expect((await readStored(dir, healthy)).revision).toBe(3)
+    await expect(readFile(join(dir, fileNameFor(faulted)))).rejects.toMatchObject({ code: 'ENOENT' })
+
+    fs.clear()
+    await cache.market(faulted).addProduct(sample)
+    expect((await readStored(dir, faulted)).revision).toBe(1)
+  })
+
+  it('writes other lanes while one lane is stuck in fsync', async () => {
+    const stuck = 'alpha'
+    const other = ['beta', 'gamma', 'delta', 'epsilon'].find((name) => laneOf(name, 3) !== laneOf(stuck, 3)) as string
+    const { dir, fs, cache } = await start({ workers: 3 })
+    const [release, unblock] = deferred()
+    const [reached, reach] = deferred()
+    fs.holdFsync = { filePrefix: fileNameFor(stuck), until: release, reached: reach }
+
+    const blocked = cache.market(stuck).addProduct(sample)
+    await reached
+    await cache.market(other).addProduct(sample)
+    expect((await readStored(dir, other)).revision).toBe(1)
+    await expect(readFile(join(dir, fileNameFor(stuck)))).rejects.toMatchObject({ code: 'ENOENT' })
+    unblock()
+    await blocked
+    expect((await readStored(dir, stuck)).revision).toBe(1)
+  })
+})
+
+describe('a load that fails to read', () => {
+  it.each(['EIO', 'EACCES'])('rejects with PersistenceError caused by %s and loads again on the next call', async (code) => {
+    const { fs, dir } = await start()
+    const seed = caches.pop() as MarketCache
+    const id = await seed.market('m').addProduct(sample)
+    await seed.close()
+
+    const cache = await MarketCache.start({ database: new FileDatabase({ dir, fs }) })
+    caches.push(cache)
+    fs.arm({ step: 'read', code, times: 1 })
+    const queued = [cache.market('m').getProduct(id), cache.market('m').addProduct(sample)]
+    for (const result of await Promise.allSettled(queued)) {
+      expect(result.status).toBe('rejected')
+      const reason = (result as PromiseRejectedResult).reason as PersistenceError
+      expect(reason).toBeInstanceOf(PersistenceError)
+      expect((reason.cause as NodeJS.ErrnoException).code).toBe(code)
+    }
+    expect(await cache.market('m').getProduct(id)).toEqual(sample)
+    expect(await cache.market('other').listProducts()).toEqual([])
+  })
+})
