@@ -1,0 +1,180 @@
+/**
+ * `npm run bench [-- --quick] [--json FILE] [--only scenario,...] [--systems name,...]`
+ *
+ * Runs every (scenario, system) pair in a child process of its own, on a fresh temp dir, and
+ * prints a table, the ratios of market-system to each alternative, the targets and the machine.
+ */
+import { execFileSync, spawn } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { cpus, tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { Row, RunRequest } from './run-one.js'
+import { systemNames } from './systems.js'
+
+const args = process.argv.slice(2)
+const quick = args.includes('--quick')
+const option = (name: string) => {
+  const index = args.indexOf(name)
+  return index === -1 ? undefined : args[index + 1]
+}
+const jsonFile = option('--json')
+const only = option('--only')?.split(',')
+const onlySystems = option('--systems')?.split(',') ?? systemNames
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+
+interface Scenario {
+  name: string
+  request: Omit<RunRequest, 'scenario' | 'system'>
+}
+
+const seconds = (quickSeconds: number, fullSeconds: number) => (quick ? quickSeconds : fullSeconds) * 1000
+
+const scenarios: Scenario[] = [
+  { name: 'sequential', request: { markets: 1, products: 100, clientsPerMarket: 1, durationMs: seconds(3, 10) } },
+  { name: 'concurrent', request: { markets: 100, products: 100, clientsPerMarket: 10, durationMs: seconds(5, 15) } },
+  {
+    name: 'large-market-10k',
+    request: { markets: 1, products: 10_000, clientsPerMarket: 100, durationMs: seconds(5, 10) },
+  },
+  ...(quick
+    ? []
+    : [
+        {
+          name: 'large-market-100k',
+          request: { markets: 1, products: 100_000, clientsPerMarket: 100, durationMs: seconds(10, 15) },
+        },
+      ]),
+  {
+    name: 'many-markets',
+    request: { markets: 10_000, products: 100, clientsPerMarket: 1, durationMs: 0, touchAll: true, idleTimeoutMs: 1000 },
+  },
+]
+
+function fileSystemType(path: string): string {
+  try {
+    return execFileSync('stat', ['-f', '-c', '%T', path], { encoding: 'utf8' }).trim()
+  } catch {
+    return 'unknown'
+  }
+}
+
+function mountType(path: string): string {
+  try {
+    const output = execFileSync('df', ['--output=source,fstype', path], { encoding: 'utf8' }).trim().split('\n')
+    return output[1]?.replace(/\s+/g, ' ') ?? 'unknown'
+  } catch {
+    return 'unknown'
+  }
+}
+
+function runOne(request: RunRequest): Promise<Row | undefined> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', join(root, 'bench', 'run-one.ts'), JSON.stringify(request)], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    let output = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString()
+    })
+    child.on('error', reject)
+    child.on('exit', (code) => {
+      const line = output.split('\n').find((text) => text.startsWith('RESULT '))
+      if (code !== 0 || !line) return reject(new Error(`${request.scenario}/${request.system} exited with ${code}`))
+      resolve((JSON.parse(line.slice('RESULT '.length)) as Row | null) ?? undefined)
+    })
+  })
+}
+
+const columns: [string, (row: Row) => string][] = [
+  ['system', (row) => row.system],
+  ['ops', (row) => String(row.ops)],
+  ['ops/s', (row) => String(row.opsPerSec)],
+  ['p50 ms', (row) => row.p50Ms.toFixed(2)],
+  ['p99 ms', (row) => row.p99Ms.toFixed(2)],
+  ['peak RSS MB', (row) => String(row.rssMb)],
+  ['stores/op', (row) => (row.storesPerOp === undefined ? '' : String(row.storesPerOp))],
+  ['bytes/op', (row) => (row.bytesPerOp === undefined ? '' : String(row.bytesPerOp))],
+  ['touch s', (row) => (row.touchSeconds === undefined ? '' : String(row.touchSeconds))],
+  ['idle RSS MB', (row) => (row.rssAfterIdleMb === undefined ? '' : String(row.rssAfterIdleMb))],
+]
+
+function table(rows: Row[]): string {
+  const used = columns.filter(([, cell]) => rows.some((row) => cell(row) !== ''))
+  const lines = [
+    `| ${used.map(([title]) => title).join(' | ')} |`,
+    `|${used.map((_, i) => (i === 0 ? ' :--- ' : ' ---: ')).join('|')}|`,
+    ...rows.map((row) => `| ${used.map(([, cell]) => cell(row)).join(' | ')} |`),
+  ]
+  return lines.join('\n')
+}
+
+const ratio = (a: number | undefined, b: number | undefined) =>
+  a === undefined || b === undefined || b === 0 ? Number.NaN : Math.round((a / b) * 100) / 100
+
+const machine = [
+  `node ${process.version}`,
+  `${cpus().length} CPUs (${cpus()[0]?.model.trim() ?? 'unknown'})`,
+  `temp dir ${tmpdir()} on ${fileSystemType(tmpdir())} (${mountType(tmpdir())})`,
+  `UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE ?? 'default (4)'}`,
+].join(', ')
+
+const command = `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`
+const out: string[] = [`command: ${command}`, `machine: ${machine}`, '']
+console.log(out.join('\n'))
+
+const rows: Row[] = []
+for (const scenario of scenarios) {
+  if (only && !only.includes(scenario.name)) continue
+  const scenarioRows: Row[] = []
+  for (const system of onlySystems) {
+    const row = await runOne({ scenario: scenario.name, system, ...scenario.request })
+    if (!row) continue
+    scenarioRows.push(row)
+    rows.push(row)
+    console.error(`  ${scenario.name} / ${system}: ${row.opsPerSec} ops/s`)
+  }
+  const ours = scenarioRows.find((row) => row.system === 'market-system')
+  const ratios = scenarioRows
+    .filter((row) => row !== ours)
+    .map((row) => `${row.system} ${ratio(ours?.opsPerSec, row.opsPerSec)}x`)
+    .join(', ')
+  const block = [`### ${scenario.name}`, '', table(scenarioRows), '', `market-system ops/s vs: ${ratios}`, '']
+  console.log(block.join('\n'))
+  out.push(...block)
+}
+
+const find = (scenario: string, system: string) => rows.find((row) => row.scenario === scenario && row.system === system)
+const ops = (scenario: string, system: string) => find(scenario, system)?.opsPerSec
+const many = find('many-markets', 'market-system')
+const targets = [
+  ['concurrent: market-system / sqlite-full >= 2', ratio(ops('concurrent', 'market-system'), ops('concurrent', 'sqlite-full')), 2],
+  ['concurrent: market-system / lowdb >= 1.5', ratio(ops('concurrent', 'market-system'), ops('concurrent', 'lowdb')), 1.5],
+  [
+    'sequential: market-system / durable-write-limit >= 0.7',
+    ratio(ops('sequential', 'market-system'), ops('sequential', 'durable-write-limit')),
+    0.7,
+  ],
+  [
+    'large-market-10k / concurrent (market-system) >= 0.25',
+    ratio(ops('large-market-10k', 'market-system'), ops('concurrent', 'market-system')),
+    0.25,
+  ],
+] as const
+const targetLines = ['### targets', '']
+for (const [name, value, goal] of targets) {
+  if (Number.isNaN(value)) continue
+  targetLines.push(`- ${name}: ${value} ${value >= goal ? 'MET' : 'MISSED'}`)
+}
+if (many) {
+  targetLines.push(
+    `- many-markets: peak RSS ${many.rssMb} MB (< 1024 ${many.rssMb < 1024 ? 'MET' : 'MISSED'}), ` +
+      `after passivation ${many.rssAfterIdleMb} MB`,
+  )
+}
+console.log(targetLines.join('\n'))
+out.push(...targetLines)
+
+if (jsonFile) writeFileSync(jsonFile, `${JSON.stringify(rows, null, 2)}\n`)
