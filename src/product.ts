@@ -29,6 +29,16 @@ function isCalendarDate(text: string): boolean {
 }
 
 const NAME = 'a string of 1 to 200 characters (after trimming)'
+const MARKET = 'a string of 1 to 200 characters'
+
+/** Characters are code points, so 200 emoji fit in a 200-character name (UTF-16 would count 400). */
+function hasLength(text: string): boolean {
+  if (text.length === 0) return false
+  if (text.length <= 200) return true
+  let count = 0
+  for (const _ of text) if (++count > 200) return false
+  return true
+}
 const QUANTITY = 'a safe integer >= 0'
 const DATE = 'a real calendar date as YYYY-MM-DD'
 const PRICE = 'a finite number >= 0'
@@ -44,7 +54,7 @@ const PRICE = 'a finite number >= 0'
  */
 export const productSchema = z.strictObject(
   {
-    name: z.string(expected('name', NAME)).trim().min(1, expected('name', NAME)).max(200, expected('name', NAME)),
+    name: z.string(expected('name', NAME)).trim().refine(hasLength, expected('name', NAME)),
     quantity: z.int(expected('quantity', QUANTITY)).min(0, expected('quantity', QUANTITY)),
     expirationDate: z
       .string(expected('expirationDate', DATE))
@@ -74,9 +84,8 @@ const productIdSchema = z.string(expected('id', 'a non-empty string')).min(1, ex
 const deltaSchema = z.int(expected('delta', 'a safe integer'))
 
 const marketNameSchema = z
-  .string(expected('market name', 'a string of 1 to 200 characters'))
-  .min(1, expected('market name', 'a string of 1 to 200 characters'))
-  .max(200, expected('market name', 'a string of 1 to 200 characters'))
+  .string(expected('market name', MARKET))
+  .refine(hasLength, expected('market name', MARKET))
   // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
   .regex(/^[^\u0000-\u001f\u007f-\u009f]*$/, expected('market name', 'free of control characters'))
 

@@ -96,6 +96,24 @@ describe('FileDatabase', () => {
     await database.close()
   })
 
+  it('keeps hostile market names inside the directory, distinct, and lists them back exactly', async () => {
+    const root = await tempDir()
+    const dir = join(root, 'data')
+    const names = ['../x', '/etc/passwd', 'a/b', '.', '..', 'CON', 'Bob', 'bob', '🍎'.repeat(200), ' padded ']
+    let cache = await MarketCache.start({ dataDir: dir })
+    for (const name of names) await cache.market(name).addProduct({ ...sample, name: 'x' })
+    await cache.close()
+    expect(await readdir(root)).toEqual(['data'])
+    const files = await readdir(dir)
+    expect(files).toHaveLength(names.length)
+    expect(new Set(files.map((file) => file.toLowerCase())).size).toBe(names.length)
+    for (const file of files) expect(Buffer.byteLength(file)).toBeLessThanOrEqual(255)
+    cache = await MarketCache.start({ dataDir: dir })
+    expect(await cache.markets()).toEqual([...names].sort())
+    for (const name of names) expect(await cache.market(name).listProducts()).toHaveLength(1)
+    await cache.close()
+  })
+
   it('rejects a workers count below one', () => {
     expect(() => new FileDatabase({ dir: 'x', workers: 0 })).toThrow(RangeError)
   })

@@ -26,6 +26,13 @@ describe('productSchema', () => {
     expect(productSchema.safeParse({ ...sample, ...patch }).success).toBe(false)
   })
 
+  it('counts characters as code points: 200 emoji make a valid name, 201 do not', () => {
+    expect(productSchema.safeParse({ ...sample, name: '🍎'.repeat(200) }).success).toBe(true)
+    expect(productSchema.safeParse({ ...sample, name: '🍎'.repeat(201) }).success).toBe(false)
+    expect(parseMarketName('🍎'.repeat(200))).toBe('🍎'.repeat(200))
+    expect(() => parseMarketName('🍎'.repeat(201))).toThrow(ValidationError)
+  })
+
   it('accepts February 29th of a leap year and a 200-character name', () => {
     expect(productSchema.safeParse({ ...sample, expirationDate: '2024-02-29', name: 'x'.repeat(200) }).success).toBe(
       true,
