@@ -1,7 +1,7 @@
 import { nanoid } from 'nanoid'
 import { z } from 'zod'
 import type { Database } from './database.js'
-import { ClosedError, ValidationError } from './errors.js'
+import { ClosedError, MarketError, PersistenceError, ValidationError } from './errors.js'
 import { Emitter, type MarketCacheEvents } from './events.js'
 import { FileDatabase } from './file-database.js'
 import { MarketActor } from './market-actor.js'
@@ -98,6 +98,7 @@ export class MarketCache {
    * Opens the database (taking the data directory's lock) and resolves to a started cache.
    * @throws {ValidationError} for unknown or malformed options.
    * @throws {DataDirLockedError} when another live cache or process owns the data directory.
+   * @throws {PersistenceError} when the database cannot be opened (the storage error is the `cause`).
    */
   static async start(options: MarketCacheOptions = {}): Promise<MarketCache> {
     const parsed = optionsSchema.safeParse(options)
@@ -114,7 +115,12 @@ export class MarketCache {
         ...(options.workers === undefined ? {} : { workers: options.workers }),
         ...(options.fsync === undefined ? {} : { fsync: options.fsync }),
       })
-    await database.open?.()
+    try {
+      await database.open?.()
+    } catch (cause) {
+      if (cause instanceof MarketError) throw cause
+      throw new PersistenceError(`Could not open the database: ${String(cause)}`, undefined, cause)
+    }
     return new MarketCache(database, options)
   }
 

@@ -1,4 +1,5 @@
-import { readdir } from 'node:fs/promises'
+import { readdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   type ChangeEvent,
@@ -28,7 +29,19 @@ describe('MarketCache.start', () => {
   it('awaits the database open() so setup errors surface at start', async () => {
     const database = new MemoryDatabase()
     const failing = Object.assign(database, { open: () => Promise.reject(new Error('cannot open')) })
-    await expect(MarketCache.start({ database: failing })).rejects.toThrow('cannot open')
+    await expect(MarketCache.start({ database: failing })).rejects.toMatchObject({
+      code: 'PERSISTENCE',
+      cause: { message: 'cannot open' },
+    })
+  })
+
+  it('reports a data directory that cannot be created as PersistenceError', async () => {
+    const file = join(await tempDir(), 'a-file')
+    await writeFile(file, 'not a directory')
+    await expect(MarketCache.start({ dataDir: join(file, 'persist') })).rejects.toMatchObject({
+      code: 'PERSISTENCE',
+      cause: { code: 'ENOTDIR' },
+    })
   })
 })
 
