@@ -1,0 +1,41 @@
+import { type ParseArgsConfig, parseArgs } from 'node:util'
+import { CliError, ExitCode } from './cli-error.js'
+
+type Options = NonNullable<ParseArgsConfig['options']>
+
+/** The options every command accepts. */
+export const commonOptions = {
+  data: { type: 'string', short: 'd', default: './persist' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const satisfies Options
+
+/**
+ * Parses one command's arguments strictly. A parse error (unknown option, missing value) becomes a usage
+ * error that points at the command's help, so a typo never runs a command with a default in its place.
+ *
+ * @example
+ * ```ts
+ * const { values, positionals } = parseCommandArgs('show', argv, { ...commonOptions, json: { type: 'boolean' } })
+ * ```
+ */
+export function parseCommandArgs<O extends Options>(command: string, args: string[], options: O) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true })
+  } catch (error) {
+    throw new CliError(
+      `${(error as Error).message}\nRun \`market-system ${command} --help\` for usage.`,
+      ExitCode.usage,
+    )
+  }
+}
+
+/** Throws a usage error unless exactly `count` positionals were given. */
+export function expectPositionals(command: string, positionals: string[], names: string[]): void {
+  if (positionals.length === names.length) return
+  const expected = names.map((name) => name.toUpperCase()).join(' ')
+  const got = positionals.length === 0 ? 'none' : positionals.map((value) => JSON.stringify(value)).join(' ')
+  throw new CliError(
+    `\`market-system ${command}\` expects ${expected || 'no arguments'}, got ${got}.\nRun \`market-system ${command} --help\` for usage.`,
+    ExitCode.usage,
+  )
+}
