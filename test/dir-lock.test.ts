@@ -1,0 +1,83 @@
+import { spawn, spawnSync } from 'node:child_process'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { hostname } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { DataDirLockedError } from '../src/index.js'
+import { DirLock, LOCK_FILE } from '../src/dir-lock.js'
+import { nodeFileSystem } from '../src/file-system.js'
+import { useTempDirs } from './helpers/temp-dir.js'
+
+const tempDir = useTempDirs()
+const sleepers: ReturnType<typeof spawn>[] = []
+afterEach(() => {
+  for (const sleeper of sleepers.splice(0)) sleeper.kill('SIGKILL')
+})
+
+/** A pid that belonged to a process which has exited. */
+function deadPid(): number {
+  const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' })
+  return Number(child.stdout)
+}
+
+async function writeLock(dir: string, owner: Record<string, unknown>) {
+  await writeFile(join(dir, LOCK_FILE), JSON.stringify({ token: 'stale-token', started: null, ...owner }))
+}
+
+describe('DirLock', () => {
+  it('takes over at once a lock whose owner has exited', async () => {
+    const dir = await tempDir()
+    await writeLock(dir, { pid: deadPid(), host: hostname() })
+    const lock = await DirLock.acquire(nodeFileSystem, dir)
+    expect(JSON.parse(await readFile(join(dir, LOCK_FILE), 'utf8'))).toMatchObject({ pid: process.pid })
+    await lock.release()
+    expect(await readdir(dir)).toEqual([])
+  })
+
+  it('takes over a lock whose pid now belongs to a different, younger process', async () => {
+    const dir = await tempDir()
+    const sleeper = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'])
+    sleepers.push(sleeper)
+    await writeLock(dir, { pid: sleeper.pid, host: hostname(), started: '1' })
+    const lock = await DirLock.acquire(nodeFileSystem, dir)
+    await lock.release()
+  })
+
+  it('refuses a lock held by a live process', async () => {
+    const dir = await tempDir()
+    const sleeper = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'])
+    sleepers.push(sleeper)
+    await writeLock(dir, { pid: sleeper.pid, host: hostname() })
+    await expect(DirLock.acquire(nodeFileSystem, dir)).rejects.toMatchObject({
+      code: 'DATA_DIR_LOCKED',
+      ownerPid: sleeper.pid,
+    })
+  })
+
+  it('never steals a lock held from another host, whose processes it cannot see', async () => {
+    const dir = await tempDir()
+    await writeLock(dir, { pid: deadPid(), host: `not-${hostname()}` })
+    await expect(DirLock.acquire(nodeFileSystem, dir)).rejects.toBeInstanceOf(DataDirLockedError)
+  })
+
+  it('lets exactly one of many concurrent starters take over a stale lock', async () => {
+    const dir = await tempDir()
+    await writeLock(dir, { pid: deadPid(), host: hostname() })
+    const results = await Promise.allSettled(Array.from({ length: 8 }, () => DirLock.acquire(nodeFileSystem, dir)))
+    const winners = results.filter((result) => result.status === 'fulfilled')
+    expect(winners).toHaveLength(1)
+    for (const result of results) {
+      if (result.status === 'rejected') expect(result.reason).toBeInstanceOf(DataDirLockedError)
+    }
+    await (winners[0] as PromiseFulfilledResult<DirLock>).value.release()
+    expect(await readdir(dir)).toEqual([])
+  })
+
+  it('leaves a lock alone on release when another owner has replaced it', async () => {
+    const dir = await tempDir()
+    const lock = await DirLock.acquire(nodeFileSystem, dir)
+    await writeLock(dir, { pid: 1, host: hostname(), token: 'someone-else' })
+    await lock.release()
+    expect(await readdir(dir)).toEqual([LOCK_FILE])
+  })
+})
