@@ -4,10 +4,18 @@ import { productSchema } from '../index.js'
 /** The version of the `export` document; `import` accepts only this one. */
 export const EXPORT_FORMAT = 1
 
-const stockItemSchema = z.strictObject({
-  id: z.string().min(1, 'Expected `id` to be a non-empty string'),
-  ...productSchema.shape,
-})
+const stockItemSchema = z.strictObject(
+  {
+    id: z.string('Expected `id` to be a string').min(1, 'Expected `id` to be a non-empty string'),
+    ...productSchema.shape,
+  },
+  {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? `Unknown product field(s) ${issue.keys.map((key) => `\`${key}\``).join(', ')}; expected id, name, quantity, expirationDate, price`
+        : 'Expected a product object',
+  },
+)
 
 const exportedMarketSchema = z.strictObject({
   name: z.string(),
