@@ -24,8 +24,19 @@ export function fileNameFor(market: string): string {
     .replace(/[^a-z0-9]+/g, '-')
     .slice(0, SLUG_LENGTH)
     .replace(/^-+|-+$/g, '')
-  const hash = createHash('sha256').update(market, 'utf8').digest('hex').slice(0, HASH_LENGTH)
-  return slug ? `${slug}-${hash}.json` : `${hash}.json`
+  return slug ? `${slug}-${hashOf(market)}.json` : `${hashOf(market)}.json`
+}
+
+const LONE_SURROGATE = /\p{Cs}/u
+
+function hashOf(market: string): string {
+  const hash = createHash('sha256')
+  // UTF-8 turns every lone surrogate into U+FFFD, so `\ud800`, `\ud801` and `\ufffd` would share a
+  // file. Such names hash their UTF-16 code units instead, behind a 0xff byte that no UTF-8 contains,
+  // so they can never meet a well-formed name; well-formed names keep the mapping files already use.
+  if (LONE_SURROGATE.test(market)) hash.update(Uint8Array.of(0xff)).update(market, 'utf16le')
+  else hash.update(market, 'utf8')
+  return hash.digest('hex').slice(0, HASH_LENGTH)
 }
 
 /** @internal True for names `fileNameFor` produces. */

@@ -14,6 +14,15 @@ function show(value: unknown): string {
   return text.length > MAX_SHOWN ? `${text.slice(0, MAX_SHOWN)}…` : text
 }
 
+/** Names unknown keys for a message; a hostile input may bring a 10 MB key or a million of them. */
+function listKeys(keys: readonly string[]): string {
+  const shown = keys
+    .slice(0, 5)
+    .map((key) => `\`${key.length > MAX_SHOWN ? `${key.slice(0, MAX_SHOWN)}…` : key}\``)
+    .join(', ')
+  return keys.length > 5 ? `${shown} and ${keys.length - 5} more` : shown
+}
+
 function expected(field: string, what: string) {
   return { error: (issue: { input?: unknown }) => `Expected \`${field}\` to be ${what}, got \`${show(issue.input)}\`` }
 }
@@ -65,7 +74,7 @@ export const productSchema = z.strictObject(
   {
     error: (issue) =>
       issue.code === 'unrecognized_keys'
-        ? `Unknown product field(s) ${issue.keys.map((key) => `\`${key}\``).join(', ')}; expected name, quantity, expirationDate, price`
+        ? `Unknown product field(s) ${listKeys(issue.keys)}; expected name, quantity, expirationDate, price`
         : `Expected a product object, got \`${show(issue.input)}\``,
   },
 )
