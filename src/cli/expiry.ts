@@ -14,6 +14,11 @@ export function localToday(now: Date = new Date()): string {
 /**
  * A product is expired once its expiration date is in the past; on the date itself it is still good.
  * `YYYY-MM-DD` strings compare correctly as text.
+ * @example
+ * ```ts
+ * isExpired('2023-08-07', '2023-08-08') // true
+ * isExpired('2023-08-08', '2023-08-08') // false
+ * ```
  */
 export function isExpired(expirationDate: string, today: string): boolean {
   return expirationDate < today

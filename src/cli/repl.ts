@@ -3,7 +3,13 @@ import { join } from 'node:path'
 import * as repl from 'node:repl'
 import * as api from '../index.js'
 
-/** Where REPL history is kept unless `MARKET_SYSTEM_REPL_HISTORY` says otherwise ('' turns it off, like `NODE_REPL_HISTORY`). */
+/**
+ * Where REPL history is kept unless `MARKET_SYSTEM_REPL_HISTORY` says otherwise ('' turns it off, like `NODE_REPL_HISTORY`).
+ * @example
+ * ```ts
+ * replHistoryFile({ MARKET_SYSTEM_REPL_HISTORY: '' }) // undefined: no history
+ * ```
+ */
 export function replHistoryFile(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const configured = env.MARKET_SYSTEM_REPL_HISTORY
   if (configured === undefined) return join(homedir(), '.market_system_history')
