@@ -48,7 +48,14 @@ const scenarios: Scenario[] = [
       ]),
   {
     name: 'many-markets',
-    request: { markets: 10_000, products: 100, clientsPerMarket: 1, durationMs: 0, touchAll: true, idleTimeoutMs: 1000 },
+    request: {
+      markets: 10_000,
+      products: 100,
+      clientsPerMarket: 1,
+      durationMs: 0,
+      touchAll: true,
+      idleTimeoutMs: 1000,
+    },
   },
 ]
 
@@ -71,10 +78,14 @@ function mountType(path: string): string {
 
 function runOne(request: RunRequest): Promise<Row | undefined> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', join(root, 'bench', 'run-one.ts'), JSON.stringify(request)], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
+    const child = spawn(
+      process.execPath,
+      ['--expose-gc', '--import', 'tsx', join(root, 'bench', 'run-one.ts'), JSON.stringify(request)],
+      {
+        cwd: root,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    )
     let output = ''
     child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString()
@@ -146,12 +157,21 @@ for (const scenario of scenarios) {
   out.push(...block)
 }
 
-const find = (scenario: string, system: string) => rows.find((row) => row.scenario === scenario && row.system === system)
+const find = (scenario: string, system: string) =>
+  rows.find((row) => row.scenario === scenario && row.system === system)
 const ops = (scenario: string, system: string) => find(scenario, system)?.opsPerSec
 const many = find('many-markets', 'market-system')
 const targets = [
-  ['concurrent: market-system / sqlite-full >= 2', ratio(ops('concurrent', 'market-system'), ops('concurrent', 'sqlite-full')), 2],
-  ['concurrent: market-system / lowdb >= 1.5', ratio(ops('concurrent', 'market-system'), ops('concurrent', 'lowdb')), 1.5],
+  [
+    'concurrent: market-system / sqlite-full >= 2',
+    ratio(ops('concurrent', 'market-system'), ops('concurrent', 'sqlite-full')),
+    2,
+  ],
+  [
+    'concurrent: market-system / lowdb >= 1.5',
+    ratio(ops('concurrent', 'market-system'), ops('concurrent', 'lowdb')),
+    1.5,
+  ],
   [
     'sequential: market-system / durable-write-limit >= 0.7',
     ratio(ops('sequential', 'market-system'), ops('sequential', 'durable-write-limit')),

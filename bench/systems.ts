@@ -6,7 +6,13 @@ import { Low } from 'lowdb'
 import { JSONFile } from 'lowdb/node'
 import { nanoid } from 'nanoid'
 import { fileNameFor } from '../src/file-names.js'
-import { InsufficientStockError, MarketCache, type MarketStock, type Product, ProductNotFoundError } from '../src/index.js'
+import {
+  InsufficientStockError,
+  MarketCache,
+  type MarketStock,
+  type Product,
+  ProductNotFoundError,
+} from '../src/index.js'
 import { type SeedMarket, snapshotJson } from './data.js'
 
 /** The operations every system offers, on named markets. */
@@ -240,7 +246,11 @@ const naive: System = {
       let found = markets.get(name)
       if (!found) {
         const file = join(dir, fileNameFor(name))
-        found = readFile(file, 'utf8').then((text) => ({ data: JSON.parse(text) as LowData, file, chain: Promise.resolve() }))
+        found = readFile(file, 'utf8').then((text) => ({
+          data: JSON.parse(text) as LowData,
+          file,
+          chain: Promise.resolve(),
+        }))
         markets.set(name, found)
       }
       return found

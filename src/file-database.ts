@@ -3,10 +3,12 @@ import { replaceFile } from './atomic-file.js'
 import type { Database } from './database.js'
 import { DirLock } from './dir-lock.js'
 import { ClosedError, CorruptDataError } from './errors.js'
-import { fileNameFor, isMarketFile, isTempFile } from './file-names.js'
+import { fileNameFor, isMarketFile, isTempFile, tempNameFor } from './file-names.js'
 import { type FileHandleLike, type FileSystem, nodeFileSystem } from './file-system.js'
 import { fromSnapshot } from './snapshot.js'
-import { WriteLane } from './write-lane.js'
+import type { BatchItem } from './write-batch.js'
+import { type LaneWrite, WriteLane } from './write-lane.js'
+import { WriteWorker } from './write-worker.js'
 
 /** Options of `new FileDatabase(options)`. */
 export interface FileDatabaseOptions {
@@ -38,6 +40,9 @@ function laneIndex(market: string, lanes: number): number {
   return (hash >>> 0) % lanes
 }
 
+/** Threads each lane writes through; measured on ext4, 6 to 8 parallel fsyncs reach the disk's peak. */
+const THREADS_PER_LANE = 2
+
 const errorCode = (error: unknown) => (error as NodeJS.ErrnoException).code
 const encoder = new TextEncoder()
 
@@ -58,6 +63,8 @@ export class FileDatabase implements Database {
   readonly #fsync: boolean
   readonly #fs: FileSystem
   readonly #lanes: WriteLane[]
+  /** `THREADS_PER_LANE` threads per lane, started on first use; unused when a file-system seam is given. */
+  readonly #workers: (WriteWorker | undefined)[] = []
   /** Market names by file name, learned from stores and reads, so `markets()` reads each file at most once. */
   readonly #names = new Map<string, string>()
   #opening: Promise<void> | undefined
@@ -74,7 +81,13 @@ export class FileDatabase implements Database {
     this.dir = resolve(options.dir)
     this.#fsync = options.fsync ?? true
     this.#fs = options.fs ?? nodeFileSystem
-    this.#lanes = Array.from({ length: workers }, () => new WriteLane((market, snapshot) => this.#write(market, snapshot)))
+    // The seam is asynchronous and lives on this thread, so with one the lanes write one file at a time
+    // through it; without, each lane batches its markets into a worker thread doing synchronous calls.
+    this.#lanes = Array.from({ length: workers }, (_, index) =>
+      options.fs
+        ? new WriteLane((market, snapshot) => this.#write(market, snapshot))
+        : new WriteLane({ writeBatch: (writes) => this.#writeBatch(index, writes) }),
+    )
   }
 
   /** Creates the directory, takes its lock and removes temporary files left by a crash. Idempotent. */
@@ -94,7 +107,7 @@ export class FileDatabase implements Database {
       for (const name of await this.#fs.readdir(this.dir)) {
         if (isTempFile(name)) await this.#fs.unlink(join(this.dir, name)).catch(() => {})
       }
-      if (this.#fsync) this.#dirHandle = await this.#fs.open(this.dir, 'r')
+      if (this.#fsync && this.#fs !== nodeFileSystem) this.#dirHandle = await this.#fs.open(this.dir, 'r')
     } catch (error) {
       await this.#lock.release()
       this.#lock = undefined
@@ -152,6 +165,49 @@ export class FileDatabase implements Database {
     this.#names.set(fileName, market)
   }
 
+  async #writeBatch(index: number, writes: LaneWrite[]): Promise<unknown[]> {
+    const results: unknown[] = []
+    const items: BatchItem[] = []
+    const written: number[] = []
+    const fileNames = writes.map(({ market }) => fileNameFor(market))
+    for (const [i, { snapshot }] of writes.entries()) {
+      const fileName = fileNames[i] as string
+      let data: Uint8Array
+      try {
+        data = encoder.encode(JSON.stringify(snapshot))
+      } catch (error) {
+        results[i] = error
+        continue
+      }
+      results[i] = undefined
+      written.push(i)
+      items.push({ target: join(this.dir, fileName), temp: join(this.dir, tempNameFor(fileName)), data })
+    }
+    if (items.length === 0) return results
+    // A thread blocks in each fsync; ext4 folds fsyncs that wait together into one journal commit,
+    // so a batch split over threads costs about one commit instead of one per file.
+    const chunks = Math.min(THREADS_PER_LANE, items.length)
+    const size = Math.ceil(items.length / chunks)
+    const parts = await Promise.all(
+      Array.from({ length: chunks }, (_, chunk) => {
+        const slot = index * THREADS_PER_LANE + chunk
+        let worker = this.#workers[slot]
+        if (!worker) {
+          worker = new WriteWorker(this.dir, this.#fsync)
+          this.#workers[slot] = worker
+        }
+        return worker.write(items.slice(chunk * size, (chunk + 1) * size))
+      }),
+    )
+    const outcomes = parts.flat()
+    outcomes.forEach((error, k) => {
+      const i = written[k] as number
+      results[i] = error
+      if (error === undefined) this.#names.set(fileNames[i] as string, (writes[i] as LaneWrite).market)
+    })
+    return results
+  }
+
   async markets(): Promise<string[]> {
     await this.open()
     const names: string[] = []
@@ -185,6 +241,7 @@ export class FileDatabase implements Database {
     await Promise.allSettled([...this.#accepted])
     if (!this.#opening) return
     await this.#opening.catch(() => {})
+    await Promise.all(this.#workers.map((worker) => worker?.close()))
     await this.#dirHandle?.close()
     await this.#lock?.release()
   }

@@ -3,19 +3,43 @@ interface Pending {
   waiters: { resolve: () => void; reject: (error: unknown) => void }[]
 }
 
+/** @internal One market's newest snapshot, as handed to a batch writer. */
+export interface LaneWrite {
+  market: string
+  snapshot: unknown
+}
+
+/** @internal Writes several markets at once; resolves to one result per write: `undefined` or its own error. */
+export type WriteBatch = (writes: LaneWrite[]) => Promise<unknown[]>
+
 /**
  * @internal
  * One serial write lane. Writes of one market never reorder because a market always uses the
- * same lane. A snapshot queued behind one not yet started replaces it (coalescing): only the
- * newest is written, and every waiter resolves once that newer snapshot is durable.
+ * same lane and a lane runs one write (or one batch) at a time. A snapshot queued behind one not yet
+ * started replaces it (coalescing): only the newest is written, and every waiter resolves once that
+ * newer snapshot is durable.
+ *
+ * Given a `writeBatch`, the lane hands every market queued behind the running batch to the next one,
+ * so the markets of a lane share one directory fsync; each still succeeds or fails on its own.
  */
 export class WriteLane {
-  readonly #write: (market: string, snapshot: unknown) => Promise<void>
+  readonly #writeBatch: WriteBatch
+  readonly #maxBatch: number
   readonly #pending = new Map<string, Pending>()
   #running = false
 
-  constructor(write: (market: string, snapshot: unknown) => Promise<void>) {
-    this.#write = write
+  constructor(write: ((market: string, snapshot: unknown) => Promise<void>) | { writeBatch: WriteBatch }) {
+    if (typeof write === 'function') {
+      this.#maxBatch = 1
+      this.#writeBatch = async ([only]) => {
+        const { market, snapshot } = only as LaneWrite
+        await write(market, snapshot)
+        return [undefined]
+      }
+    } else {
+      this.#maxBatch = Number.POSITIVE_INFINITY
+      this.#writeBatch = write.writeBatch
+    }
   }
 
   enqueue(market: string, snapshot: unknown): Promise<void> {
@@ -31,16 +55,37 @@ export class WriteLane {
     })
   }
 
+  #take(): [string, Pending][] {
+    const batch: [string, Pending][] = []
+    for (const entry of this.#pending) {
+      if (batch.length >= this.#maxBatch) break
+      batch.push(entry)
+      this.#pending.delete(entry[0])
+    }
+    return batch
+  }
+
   async #drain(): Promise<void> {
     this.#running = true
-    for (const [market, pending] of this.#pending) {
-      this.#pending.delete(market)
+    let first = true
+    while (this.#pending.size > 0) {
+      // Between batches, let the replies just released run, so the stores they cause join the next batch.
+      if (!first && this.#maxBatch > 1) await new Promise((resolve) => setImmediate(resolve))
+      first = false
+      const batch = this.#take()
+      let results: unknown[]
       try {
-        await this.#write(market, pending.snapshot)
-        for (const waiter of pending.waiters) waiter.resolve()
+        results = await this.#writeBatch(batch.map(([market, pending]) => ({ market, snapshot: pending.snapshot })))
       } catch (error) {
-        for (const waiter of pending.waiters) waiter.reject(error)
+        results = batch.map(() => error ?? new Error('write failed'))
       }
+      batch.forEach(([, pending], i) => {
+        const error = results[i]
+        for (const waiter of pending.waiters) {
+          if (error === undefined) waiter.resolve()
+          else waiter.reject(error)
+        }
+      })
     }
     this.#running = false
   }
