@@ -1,9 +1,12 @@
-import { readdir, readFile } from 'node:fs/promises'
+import { spawn } from 'node:child_process'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { fileNameFor, isTempFile } from '../src/file-names.js'
-import { FileDatabase, MarketCache, PersistenceError } from '../src/index.js'
+import { DataDirLockedError, type Database, FileDatabase, MarketCache, PersistenceError } from '../src/index.js'
 import { type FaultStep, FaultyFileSystem } from './helpers/faulty-fs.js'
+import { MemoryDatabase } from './helpers/memory-database.js'
 import { sample, useTempDirs } from './helpers/temp-dir.js'
 
 const tempDir = useTempDirs()
@@ -195,5 +198,115 @@ describe('a load that fails to read', () => {
     }
     expect(await cache.market('m').getProduct(id)).toEqual(sample)
     expect(await cache.market('other').listProducts()).toEqual([])
+  })
+})
+
+describe('storage faults at the edges of a write', () => {
+  it('reports a write that makes no progress as ENOSPC instead of looping forever', async () => {
+    const { dir, fs, cache } = await start()
+    fs.arm({ step: 'zeroWrite', code: 'ENOSPC', times: 1 })
+    const error = await cache.market('m').addProduct(sample).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(PersistenceError)
+    expect(((error as PersistenceError).cause as NodeJS.ErrnoException).code).toBe('ENOSPC')
+    expect(await readdir(dir)).not.toContain(fileNameFor('m'))
+    expect(await tempFiles(dir)).toEqual([])
+    await cache.market('m').addProduct(sample)
+  })
+
+  it('never fsyncs with fsync off, yet still replaces the file whole', async () => {
+    const dir = await tempDir()
+    const fs = new FaultyFileSystem(dir)
+    const cache = await MarketCache.start({ database: new FileDatabase({ dir, fs, fsync: false }) })
+    caches.push(cache)
+    fs.arm({ step: 'fsyncFile', code: 'EIO', times: 1 })
+    fs.arm({ step: 'fsyncDir', code: 'EIO', times: 1 })
+    const id = await cache.market('m').addProduct(sample)
+    expect(fs.injected).toEqual([])
+    expect((await readStored(dir, 'm')).products[id]).toEqual(sample)
+  })
+
+  it('turns a Database whose store throws synchronously into PersistenceError and reloads', async () => {
+    const inner = new MemoryDatabase()
+    const boom = new Error('store threw')
+    let fail = true
+    const database: Database = {
+      get: (market) => inner.get(market),
+      store: (market, snapshot) => {
+        if (fail) throw boom
+        return inner.store(market, snapshot)
+      },
+      markets: () => inner.markets(),
+      close: () => inner.close(),
+    }
+    const cache = await MarketCache.start({ database })
+    caches.push(cache)
+    const error = await cache.market('m').addProduct(sample).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(PersistenceError)
+    expect((error as PersistenceError).cause).toBe(boom)
+    expect(await cache.market('m').listProducts()).toEqual([])
+    fail = false
+    await cache.market('m').addProduct(sample)
+    expect(inner.stored('m')?.revision).toBe(1)
+  })
+})
+
+/** The pid of a process that has exited, so a lock naming it is stale. */
+async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' })
+  await new Promise((resolve) => child.once('exit', resolve))
+  return child.pid as number
+}
+
+const LOCK = '.market-system.lock'
+const lockOwner = (fields: Record<string, unknown>) => JSON.stringify({ host: hostname(), token: 'stale-token', ...fields })
+
+describe('faults around the directory lock', () => {
+  it('takes over a lock whose owner died, even after an abandoned takeover by another dead process', async () => {
+    const dir = await tempDir()
+    await writeFile(join(dir, LOCK), lockOwner({ pid: await deadPid() }))
+    await writeFile(join(dir, `${LOCK}.takeover`), lockOwner({ pid: await deadPid(), token: 'guard' }))
+    const cache = await MarketCache.start({ dataDir: dir })
+    await cache.market('m').addProduct(sample)
+    await cache.close()
+    expect((await readdir(dir)).sort()).toEqual([fileNameFor('m')])
+  })
+
+  it('takes over a lock whose pid now belongs to a process started at another time (a recycled pid)', async () => {
+    const dir = await tempDir()
+    await writeFile(join(dir, LOCK), lockOwner({ pid: process.ppid, started: '1' }))
+    const cache = await MarketCache.start({ dataDir: dir })
+    await cache.close()
+    expect(await readdir(dir)).toEqual([])
+  })
+
+  it.each([
+    ['a live process on this machine', () => lockOwner({ pid: process.ppid }), process.ppid],
+    ['a process on another machine', () => lockOwner({ pid: 1, host: `not-${hostname()}` }), 1],
+    ['nothing anyone can read', () => 'not a lock', undefined],
+  ])('refuses a directory locked by %s and leaves the lock alone', async (_title, content, pid) => {
+    const dir = await tempDir()
+    await writeFile(join(dir, LOCK), content())
+    const error = await MarketCache.start({ dataDir: dir }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(DataDirLockedError)
+    expect((error as DataDirLockedError).ownerPid).toBe(pid)
+    expect(await readFile(join(dir, LOCK), 'utf8')).toBe(content())
+  })
+
+  it.each([
+    ['reading the lock', 'readLock' as const, 'EACCES'],
+    ['linking the lock into place', 'link' as const, 'EIO'],
+  ])('reports an error %s at start as PersistenceError, then starts once it clears', async (_title, step, code) => {
+    const dir = await tempDir()
+    const fs = new FaultyFileSystem(dir)
+    if (step === 'readLock') await writeFile(join(dir, LOCK), lockOwner({ pid: await deadPid() }))
+    fs.arm({ step, code, times: 1 })
+    const database = new FileDatabase({ dir, fs })
+    const error = await MarketCache.start({ database }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(PersistenceError)
+    expect((error as PersistenceError).cause).toBe(fs.injected[0])
+    const cache = await MarketCache.start({ database })
+    await cache.market('m').addProduct(sample)
+    await cache.close()
+    expect(await readdir(dir)).toEqual([fileNameFor('m')])
   })
 })

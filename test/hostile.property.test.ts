@@ -284,3 +284,24 @@ describe('stored files with prototype-sensitive keys', () => {
     await cache.close()
   })
 })
+
+describe('stored files that break the snapshot rules', () => {
+  it.each([
+    ['a negative revision', '{"format":1,"market":"m","revision":-1,"products":{}}', 'revision'],
+    ['a fractional revision', '{"format":1,"market":"m","revision":1.5,"products":{}}', 'revision'],
+    ['a revision as a string', '{"format":1,"market":"m","revision":"3","products":{}}', 'revision'],
+    ['products as an array', '{"format":1,"market":"m","revision":1,"products":[]}', 'products'],
+    ['products as null', '{"format":1,"market":"m","revision":1,"products":null}', 'products'],
+    ['a product with an empty id', `{"format":1,"market":"m","revision":1,"products":{"":${JSON.stringify(sample)}}}`, 'empty id'],
+  ])('rejects %s as CorruptDataError naming the problem, and never rewrites the file', async (_title, text, problem) => {
+    const dir = await tempDir()
+    const file = join(dir, fileNameFor('m'))
+    await writeFile(file, text)
+    const cache = await MarketCache.start({ dataDir: dir })
+    const error = await cache.market('m').addProduct(sample).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(CorruptDataError)
+    expect((error as Error).message).toContain(problem)
+    await cache.close()
+    expect(await readFile(file, 'utf8')).toBe(text)
+  })
+})

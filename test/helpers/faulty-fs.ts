@@ -3,7 +3,18 @@ import type { FileHandleLike, FileSystem } from '../../src/file-system.js'
 import { nodeFileSystem } from '../../src/file-system.js'
 
 /** The steps of a durable replace (and of a load) a fault can hit. */
-export type FaultStep = 'open' | 'write' | 'shortWrite' | 'fsyncFile' | 'close' | 'rename' | 'fsyncDir' | 'read'
+export type FaultStep =
+  | 'open'
+  | 'write'
+  | 'shortWrite'
+  | 'zeroWrite'
+  | 'fsyncFile'
+  | 'close'
+  | 'rename'
+  | 'fsyncDir'
+  | 'read'
+  | 'readLock'
+  | 'link'
 
 export interface Fault {
   step: FaultStep
@@ -103,6 +114,7 @@ export class FaultyFileSystem implements FileSystem {
             return written
           }
         }
+        if (this.#take('zeroWrite', path)) return { bytesWritten: 0 }
         const pendingShort = this.#pendingShort.get(path)
         if (pendingShort) {
           this.#pendingShort.delete(path)
@@ -132,10 +144,8 @@ export class FaultyFileSystem implements FileSystem {
   readonly #pendingShort = new Map<string, NodeJS.ErrnoException>()
 
   async readFile(path: string, encoding: 'utf8'): Promise<string> {
-    if (this.#isDataFile(path)) {
-      const error = this.#take('read', path)
-      if (error) throw error
-    }
+    const error = this.#take(this.#isDataFile(path) ? 'read' : 'readLock', path)
+    if (error) throw error
     return nodeFileSystem.readFile(path, encoding)
   }
 
@@ -154,7 +164,9 @@ export class FaultyFileSystem implements FileSystem {
     this.#lastRenamed = to
   }
 
-  link(existing: string, newPath: string): Promise<void> {
+  async link(existing: string, newPath: string): Promise<void> {
+    const error = this.#take('link', newPath)
+    if (error) throw error
     return nodeFileSystem.link(existing, newPath)
   }
 
