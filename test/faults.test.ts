@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process'
+import * as nodeFs from 'node:fs'
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { fileNameFor, isTempFile } from '../src/file-names.js'
+import { type BatchItem, type SyncFileSystem, writeBatchSync } from '../src/write-batch.js'
 import { DataDirLockedError, type Database, FileDatabase, MarketCache, PersistenceError } from '../src/index.js'
 import { type FaultStep, FaultyFileSystem } from './helpers/faulty-fs.js'
 import { MemoryDatabase } from './helpers/memory-database.js'
@@ -308,5 +310,123 @@ describe('faults around the directory lock', () => {
     await cache.market('m').addProduct(sample)
     await cache.close()
     expect(await readdir(dir)).toEqual([fileNameFor('m')])
+  })
+})
+
+type BatchStep = 'open' | 'write' | 'shortWrite' | 'fsyncFile' | 'close' | 'rename' | 'fsyncDir'
+
+/** The real synchronous fs, except that `step` fails with `code` for the file named `victim` (or the directory). */
+function faultySync(step: BatchStep, code: string, victim: string): SyncFileSystem {
+  const paths = new Map<number, string>()
+  const fail = (path: string | undefined) => {
+    if (path?.includes(victim)) throw Object.assign(new Error(`${code}: injected ${step} ${path}`), { code, syscall: step, path })
+  }
+  const shortened = new Set<number>()
+  return {
+    openSync(path, flags) {
+      if (step === 'open') fail(path)
+      const fd = nodeFs.openSync(path, flags)
+      paths.set(fd, path)
+      return fd
+    },
+    writeSync(fd, buffer, offset, length, position) {
+      if (step === 'write') fail(paths.get(fd))
+      if (step === 'shortWrite' && paths.get(fd)?.includes(victim)) {
+        // Part of the data lands, then the device refuses the rest.
+        if (shortened.has(fd)) fail(paths.get(fd))
+        shortened.add(fd)
+        return nodeFs.writeSync(fd, buffer, offset, Math.max(1, Math.floor(length / 2)), position)
+      }
+      return nodeFs.writeSync(fd, buffer, offset, length, position)
+    },
+    fdatasyncSync(fd) {
+      if (step === 'fsyncFile') fail(paths.get(fd))
+      nodeFs.fdatasyncSync(fd)
+    },
+    fsyncSync(fd) {
+      if (step === 'fsyncDir') fail(paths.get(fd))
+      nodeFs.fsyncSync(fd)
+    },
+    closeSync(fd) {
+      if (step === 'close') fail(paths.get(fd))
+      nodeFs.closeSync(fd)
+    },
+    renameSync(from, to) {
+      if (step === 'rename') fail(from)
+      nodeFs.renameSync(from, to)
+    },
+    unlinkSync: (path) => nodeFs.unlinkSync(path),
+  }
+}
+
+describe('the worker write path (writeBatchSync, the default without a seam)', () => {
+  const BATCH_STEPS: BatchStep[] = ['open', 'write', 'shortWrite', 'fsyncFile', 'close', 'rename', 'fsyncDir']
+  describe.each(BATCH_STEPS)('failing %s', (step) => {
+    it.each(CODES)('reports %s for the faulted file only, keeping its old content and no temp file', async (code) => {
+      const dir = await tempDir()
+      const names = ['a.json', 'victim.json', 'c.json']
+      for (const name of names) nodeFs.writeFileSync(join(dir, name), `{"old":"${name}"}`)
+      const items: BatchItem[] = names.map((name) => ({
+        target: join(dir, name),
+        temp: join(dir, `${name}.0123456789abcdef.tmp`),
+        data: `{"new":"${name}"}`,
+      }))
+      const dirFd = nodeFs.openSync(dir, 'r')
+      const fs = faultySync(step, code, step === 'fsyncDir' ? dir : 'victim')
+      // Open the directory through the double too, so its fsync can be faulted by path.
+      const tracked = step === 'fsyncDir' ? fs.openSync(dir, 'r') : dirFd
+      let results: ReturnType<typeof writeBatchSync>
+      try {
+        results = writeBatchSync(fs, tracked, items, true)
+      } finally {
+        nodeFs.closeSync(dirFd)
+        if (tracked !== dirFd) nodeFs.closeSync(tracked)
+      }
+      expect(nodeFs.readdirSync(dir).filter(isTempFile)).toEqual([])
+      if (step === 'fsyncDir') {
+        // Every rename of the batch happened, and none is known durable: all fail, none is torn.
+        expect(results.map((result) => result?.code)).toEqual([code, code, code])
+        for (const name of names) expect(JSON.parse(nodeFs.readFileSync(join(dir, name), 'utf8'))).toEqual({ new: name })
+        return
+      }
+      expect(results.map((result) => result?.code)).toEqual([undefined, code, undefined])
+      expect(results[1]?.message).toContain(code)
+      expect(nodeFs.readFileSync(join(dir, 'victim.json'), 'utf8')).toBe('{"old":"victim.json"}')
+      expect(nodeFs.readFileSync(join(dir, 'a.json'), 'utf8')).toBe('{"new":"a.json"}')
+      expect(nodeFs.readFileSync(join(dir, 'c.json'), 'utf8')).toBe('{"new":"c.json"}')
+      // The next batch, with the fault gone, replaces the file.
+      const fd = nodeFs.openSync(dir, 'r')
+      try {
+        expect(writeBatchSync(nodeFs, fd, [items[1] as BatchItem], true)).toEqual([null])
+      } finally {
+        nodeFs.closeSync(fd)
+      }
+      expect(nodeFs.readFileSync(join(dir, 'victim.json'), 'utf8')).toBe('{"new":"victim.json"}')
+    })
+  })
+})
+
+describe('a fault on the default worker path, end to end', () => {
+  it('rejects with PersistenceError carrying the error code from the worker thread, then recovers', async () => {
+    const dir = await tempDir()
+    const cache = await MarketCache.start({ dataDir: dir })
+    caches.push(cache)
+    const market = cache.market('m')
+    await market.addProduct(sample)
+    // A non-empty directory where the file should be: the rename in the worker fails even for root.
+    const target = join(dir, fileNameFor('m'))
+    nodeFs.rmSync(target)
+    nodeFs.mkdirSync(target)
+    nodeFs.writeFileSync(join(target, 'keep'), '')
+
+    const error = await market.addProduct(sample).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(PersistenceError)
+    expect(['EISDIR', 'ENOTEMPTY', 'EEXIST']).toContain(((error as PersistenceError).cause as NodeJS.ErrnoException).code)
+    expect(await tempFiles(dir)).toEqual([])
+    await cache.market('other').addProduct(sample)
+
+    nodeFs.rmSync(target, { recursive: true })
+    const id = await market.addProduct(sample)
+    expect(Object.keys((await readStored(dir, 'm')).products)).toEqual([id])
   })
 })
