@@ -87,7 +87,7 @@ describe('market name to file name', () => {
           await cache.close()
         }
       }),
-      { numRuns: 25 },
+      { numRuns: Math.min(25, Number(process.env.FC_NUM_RUNS) || 25) },
     )
   })
 

@@ -412,7 +412,8 @@ describe('MarketCache against a reference model', () => {
           await rm(dir, { recursive: true, force: true })
         }
       }),
-      { numRuns: 60 },
+      // FC_NUM_RUNS lowers this for mutation testing, where every mutant reruns the property.
+      { numRuns: Number(process.env.FC_NUM_RUNS) || 60 },
     )
   })
 })
