@@ -20,12 +20,46 @@ export interface MarketState {
   products: Map<string, Product>
 }
 
-/** @internal */
+/** `"id":{...}` of each product object, so a store re-serializes only the products that changed. */
+const entries = new WeakMap<Product, { id: string; text: string }>()
+/** The entry texts of each snapshot `toSnapshot` built, in the state's insertion order. */
+const built = new WeakMap<Snapshot, string[]>()
+
+/**
+ * @internal
+ * Also records the snapshot's product texts for `serializeSnapshot`, reusing each product object's text
+ * from earlier stores: the actor replaces a product object on every change and never mutates one in
+ * place, so an object's text never goes stale. (Re-serializing unchanged products was most of the cost
+ * of storing a large market.)
+ */
 export function toSnapshot(market: string, state: MarketState): Snapshot {
   // A null prototype makes a product id such as `__proto__` an ordinary own key.
   const products: Record<string, Product> = Object.create(null)
-  for (const [id, product] of state.products) products[id] = product
-  return { format: SNAPSHOT_FORMAT, market, revision: state.revision, products }
+  const texts: string[] = []
+  for (const [id, product] of state.products) {
+    products[id] = product
+    let entry = entries.get(product)
+    if (entry === undefined || entry.id !== id) {
+      entry = { id, text: `${JSON.stringify(id)}:${JSON.stringify(product)}` }
+      entries.set(product, entry)
+    }
+    texts.push(entry.text)
+  }
+  const snapshot: Snapshot = { format: SNAPSHOT_FORMAT, market, revision: state.revision, products }
+  built.set(snapshot, texts)
+  return snapshot
+}
+
+/**
+ * @internal
+ * The JSON text of a snapshot: for one from `toSnapshot`, assembled from its recorded product texts
+ * (the same value as `JSON.stringify`, products in insertion order); any other value is stringified whole.
+ */
+export function serializeSnapshot(value: unknown): string {
+  const texts = built.get(value as Snapshot)
+  if (texts === undefined) return JSON.stringify(value)
+  const { format, market, revision } = value as Snapshot
+  return `{"format":${JSON.stringify(format)},"market":${JSON.stringify(market)},"revision":${JSON.stringify(revision)},"products":{${texts.join(',')}}}`
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -14,7 +14,8 @@ export interface BatchItem {
   /** Absolute paths, computed on the main thread. */
   target: string
   temp: string
-  data: Uint8Array
+  /** The file's text, encoded as UTF-8 by the worker. */
+  data: string
 }
 
 /** @internal What crosses back from the worker for a failed item (structured clone drops `code`). */
@@ -56,9 +57,10 @@ export function writeBatchSync(
     const item = items[i] as BatchItem
     try {
       fds[i] = fs.openSync(item.temp, 'wx')
+      const bytes = Buffer.from(item.data, 'utf8')
       let offset = 0
-      while (offset < item.data.length) {
-        const written = fs.writeSync(fds[i] as number, item.data, offset, item.data.length - offset, offset)
+      while (offset < bytes.length) {
+        const written = fs.writeSync(fds[i] as number, bytes, offset, bytes.length - offset, offset)
         // A write that makes no progress would loop forever; report it as the device being full.
         if (written <= 0) throw Object.assign(new Error('write made no progress'), { code: 'ENOSPC' })
         offset += written

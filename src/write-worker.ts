@@ -72,11 +72,7 @@ export class WriteWorker {
       const id = this.#nextId++
       this.#requests.set(id, { resolve, reject })
       this.#worker.ref()
-      // Moving the bytes instead of copying them is safe only for a buffer the item owns whole.
-      const transfer = items
-        .filter(({ data }) => data.byteOffset === 0 && data.byteLength === data.buffer.byteLength)
-        .map(({ data }) => data.buffer as ArrayBuffer)
-      this.#worker.postMessage({ id, items }, transfer)
+      this.#worker.postMessage({ id, items })
     })
   }
 

@@ -5,7 +5,6 @@ import { type BatchItem, type SyncFileSystem, writeBatchSync } from '../src/writ
 import { useTempDirs } from './helpers/temp-dir.js'
 
 const tempDir = useTempDirs()
-const encode = (text: string) => new TextEncoder().encode(text)
 
 type Step = 'openSync' | 'writeSync' | 'fdatasyncSync' | 'closeSync' | 'renameSync'
 
@@ -49,7 +48,7 @@ async function batchIn(dir: string, names: string[]): Promise<BatchItem[]> {
   return names.map((name) => ({
     target: join(dir, name),
     temp: join(dir, `${name}.0123456789abcdef.tmp`),
-    data: encode(`new ${name}`),
+    data: `new ${name}`,
   }))
 }
 
