@@ -63,9 +63,7 @@ export class InsufficientStockError extends MarketError {
     readonly available: number,
     readonly delta: number,
   ) {
-    super(
-      `Cannot adjust product \`${productId}\` in market \`${market}\` by ${delta}: only ${available} in stock`,
-    )
+    super(`Cannot adjust product \`${productId}\` in market \`${market}\` by ${delta}: only ${available} in stock`)
   }
 }
 
@@ -125,8 +123,6 @@ export class DataDirLockedError extends MarketError {
     readonly dir: string,
     readonly ownerPid: number | undefined,
   ) {
-    super(
-      `Data directory \`${dir}\` is locked by ${ownerPid === undefined ? 'another owner' : `process ${ownerPid}`}`,
-    )
+    super(`Data directory \`${dir}\` is locked by ${ownerPid === undefined ? 'another owner' : `process ${ownerPid}`}`)
   }
 }

@@ -47,8 +47,8 @@ export class Emitter {
   readonly #listeners = new Map<keyof MarketCacheEvents, Set<(payload: never) => void>>()
 
   on<E extends keyof MarketCacheEvents>(event: E, listener: (payload: MarketCacheEvents[E]) => void): void {
-    let set = this.#listeners.get(event)
-    if (!set) this.#listeners.set(event, (set = new Set()))
+    const set = this.#listeners.get(event) ?? new Set()
+    this.#listeners.set(event, set)
     set.add(listener)
   }
 

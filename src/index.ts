@@ -11,7 +11,7 @@ export {
   ProductNotFoundError,
   ValidationError,
 } from './errors.js'
-export type { ChangeEvent, MarketCacheEvents, MarketEvent, PersistedEvent, PersistErrorEvent } from './events.js'
+export type { ChangeEvent, MarketCacheEvents, MarketEvent, PersistErrorEvent, PersistedEvent } from './events.js'
 export { FileDatabase, type FileDatabaseOptions } from './file-database.js'
 export { MarketCache, type MarketCacheOptions, type MarketCacheStats } from './market-cache.js'
 export { MarketStock } from './market-stock.js'

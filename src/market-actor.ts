@@ -79,7 +79,9 @@ export class MarketActor {
   }
 
   get idle(): boolean {
-    return !this.#mailbox.busy && !this.#storing && !this.#storeScheduled && this.#held.length === 0 && this.unwritten === 0
+    return (
+      !this.#mailbox.busy && !this.#storing && !this.#storeScheduled && this.#held.length === 0 && this.unwritten === 0
+    )
   }
 
   /** Resolves once the actor is idle: every queued message has run and every change is durable. */
@@ -117,7 +119,11 @@ export class MarketActor {
       const stored = await this.#database.get(this.market)
       const state = stored === undefined ? { revision: 0, products: new Map() } : fromSnapshot(stored, this.market)
       if (typeof state === 'string') {
-        throw new CorruptDataError(`Stored data of market \`${this.market}\` is corrupt: ${state}`, this.market, undefined)
+        throw new CorruptDataError(
+          `Stored data of market \`${this.market}\` is corrupt: ${state}`,
+          this.market,
+          undefined,
+        )
       }
       this.#state = state
       this.#durable = state.revision
@@ -183,7 +189,10 @@ export class MarketActor {
 
   #store(): void {
     const state = this.#state
-    if (this.#storing || state === undefined || state.revision === this.#durable) return this.#checkIdle()
+    if (this.#storing || state === undefined || state.revision === this.#durable) {
+      this.#checkIdle()
+      return
+    }
     this.#storing = true
     const revision = state.revision
     const started = performance.now()

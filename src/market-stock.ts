@@ -1,6 +1,14 @@
 import type { MarketActor } from './market-actor.js'
 import * as operations from './operations.js'
-import { type Product, type ProductInput, parseDelta, parseProduct, parseProductId, type StockItem } from './product.js'
+import {
+  type Product,
+  type ProductInput,
+  parseDelta,
+  parseNewId,
+  parseProduct,
+  parseProductId,
+  type StockItem,
+} from './product.js'
 
 /**
  * A handle on one market's actor, from `cache.market(name)`. Handles are cheap and never go
@@ -34,11 +42,12 @@ export class MarketStock {
    * ```ts
    * const id = await stock.addProduct({ name: 'linguissa', quantity: 5, expirationDate: '2023-08-08', price: 23.45 })
    * ```
-   * @throws {ValidationError} when `input` does not satisfy `productSchema`.
+   * @throws {ValidationError} when `input` does not satisfy `productSchema`, or a custom `generateId`
+   * returned an id already in use or one that looks like an array index (`'10'`).
    */
   async addProduct(input: ProductInput): Promise<string> {
     const product = parseProduct(input)
-    return this.#actor().call(operations.addProduct(this.#generateId(), product))
+    return this.#actor().call(operations.addProduct(parseNewId(this.#generateId()), product))
   }
 
   /**

@@ -20,7 +20,10 @@ export type Operation<T> = (state: MarketState, market: string) => Applied<T>
 
 export const addProduct =
   (id: string, product: Product): Operation<string> =>
-  (state) => {
+  (state, market) => {
+    // Only a custom generateId can collide; overwriting would silently lose a product.
+    if (state.products.has(id))
+      throw new ValidationError(`Generated id \`${id}\` is already in use in market \`${market}\``)
     state.products.set(id, product)
     return { value: id, change: { operation: 'add', productId: id } }
   }

@@ -90,6 +90,15 @@ export type StockItem = { id: string } & Product
 
 const productIdSchema = z.string(expected('id', 'a non-empty string')).min(1, expected('id', 'a non-empty string'))
 
+/** Canonical array-index strings: a JSON object lists such keys first, which would break insertion order on reload. */
+const ARRAY_INDEX = /^(?:0|[1-9]\d{0,9})$/
+const isArrayIndex = (id: string) => ARRAY_INDEX.test(id) && Number(id) < 2 ** 32 - 1
+
+const newIdSchema = productIdSchema.refine(
+  (id) => !isArrayIndex(id),
+  expected('generated id', 'a string that is not an array index (such keys lose their order in a JSON object)'),
+)
+
 const deltaSchema = z.int(expected('delta', 'a safe integer'))
 
 const marketNameSchema = z
@@ -117,6 +126,8 @@ function parseWith<T>(schema: z.ZodType<T>, input: unknown, what: string): T {
 export const parseProduct = (input: unknown): Product => parseWith(productSchema, input, 'the product')
 /** @internal */
 export const parseProductId = (input: unknown): string => parseWith(productIdSchema, input, 'the product id')
+/** @internal Checks what `generateId` returned. */
+export const parseNewId = (input: unknown): string => parseWith(newIdSchema, input, 'the generated id')
 /** @internal */
 export const parseDelta = (input: unknown): number => parseWith(deltaSchema, input, 'the delta')
 /** @internal */

@@ -3,9 +3,9 @@ import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { DataDirLockedError } from '../src/index.js'
 import { DirLock, LOCK_FILE } from '../src/dir-lock.js'
 import { nodeFileSystem } from '../src/file-system.js'
+import { DataDirLockedError } from '../src/index.js'
 import { useTempDirs } from './helpers/temp-dir.js'
 
 const tempDir = useTempDirs()

@@ -1,8 +1,8 @@
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { CorruptDataError, FileDatabase, MarketCache } from '../src/index.js'
 import { fileNameFor } from '../src/file-names.js'
+import { CorruptDataError, FileDatabase, MarketCache } from '../src/index.js'
 import { describeDatabase } from './helpers/describe-database.js'
 import { MemoryDatabase } from './helpers/memory-database.js'
 import { sample, useTempDirs } from './helpers/temp-dir.js'
@@ -11,8 +11,9 @@ const tempDir = useTempDirs()
 
 describeDatabase('MemoryDatabase (test double)', async () => new MemoryDatabase())
 describeDatabase('FileDatabase', async () => new FileDatabase({ dir: await tempDir() }))
-describeDatabase('FileDatabase without fsync, one lane', async () =>
-  new FileDatabase({ dir: await tempDir(), fsync: false, workers: 1 }),
+describeDatabase(
+  'FileDatabase without fsync, one lane',
+  async () => new FileDatabase({ dir: await tempDir(), fsync: false, workers: 1 }),
 )
 
 describe('FileDatabase', () => {

@@ -55,7 +55,12 @@ describe('deferred load', () => {
 
   it('rejects with CorruptDataError when the stored snapshot is invalid, and leaves it untouched', async () => {
     const database = new MemoryDatabase()
-    const corrupt = JSON.stringify({ format: 1, market: 'm', revision: 1, products: { a: { ...sample, quantity: -4 } } })
+    const corrupt = JSON.stringify({
+      format: 1,
+      market: 'm',
+      revision: 1,
+      products: { a: { ...sample, quantity: -4 } },
+    })
     database.data.set('m', corrupt)
     const { stock } = await start(database)
     await expect(stock.addProduct(sample)).rejects.toBeInstanceOf(CorruptDataError)
@@ -137,7 +142,7 @@ describe('output gate', () => {
     expect(database.pending[0]?.snapshot).toMatchObject({ revision: 3 })
     database.resolveNext()
     await until(() => later.every((reply) => reply.settled))
-    expect((later[2]?.value as unknown[]).length).toBe(3)
+    expect(later[2]?.value).toHaveLength(3)
   })
 
   it('on a failed store rejects exactly the held replies, rolls memory back and keeps working', async () => {

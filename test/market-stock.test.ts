@@ -139,6 +139,23 @@ describe('MarketStock', () => {
     expect(results).toEqual([6, undefined, 99, { ...sample, quantity: 99 }, true, undefined])
   })
 
+  it('refuses an id from generateId that is taken or looks like an array index, keeping the stored product', async () => {
+    const ids = ['fixed', 'fixed', '10', '4294967295']
+    const database = new MemoryDatabase()
+    const cache = await MarketCache.start({ database, generateId: () => ids.shift() ?? 'spare' })
+    caches.push(cache)
+    const stock = cache.market('m')
+    expect(await stock.addProduct(sample)).toBe('fixed')
+    await expect(stock.addProduct({ ...sample, name: 'intruder' })).rejects.toThrow('already in use')
+    await expect(stock.addProduct(sample)).rejects.toThrow('array index')
+    // 2^32 - 1 is not an array index, so JSON keeps its place.
+    expect(await stock.addProduct(sample)).toBe('4294967295')
+    expect((await stock.listProducts()).map((item) => [item.id, item.name])).toEqual([
+      ['fixed', 'linguissa'],
+      ['4294967295', 'linguissa'],
+    ])
+  })
+
   it('rejects with ClosedError after the cache is closed', async () => {
     const { cache, bobs } = await start()
     await cache.close()

@@ -1,8 +1,8 @@
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { DataDirLockedError, MarketCache } from '../src/index.js'
 import { LOCK_FILE } from '../src/dir-lock.js'
+import { DataDirLockedError, MarketCache } from '../src/index.js'
 import { useChildren } from './helpers/child.js'
 import { sample, useTempDirs } from './helpers/temp-dir.js'
 

@@ -14,6 +14,7 @@ export type FaultStep =
   | 'fsyncDir'
   | 'read'
   | 'readLock'
+  | 'writeLock'
   | 'link'
 
 export interface Fault {
@@ -77,7 +78,17 @@ export class FaultyFileSystem implements FileSystem {
     }
     const handle = await nodeFileSystem.open(path, flags)
     if (path === this.dir) return this.#dirHandle(handle)
-    if (!this.#isDataFile(path)) return handle
+    if (!this.#isDataFile(path)) {
+      return {
+        write: async (...args) => {
+          const error = this.#take('writeLock', path)
+          if (error) throw error
+          return handle.write(...args)
+        },
+        sync: () => handle.sync(),
+        close: () => handle.close(),
+      }
+    }
     return this.#fileHandle(handle, path)
   }
 
