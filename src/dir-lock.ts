@@ -111,19 +111,24 @@ export class DirLock {
 
   /** Creates `path` holding this owner, atomically; false if it already exists. */
   async #link(path: string): Promise<boolean> {
-    const temp = `${path}.${this.#owner.token}.${randomBytes(4).toString('hex')}.tmp`
-    const handle = await this.#fs.open(temp, 'wx')
+    // Named as `isTempFile` expects, so one left by a crash is removed when the directory is next opened.
+    const temp = `${path}.${randomBytes(8).toString('hex')}.tmp`
+    let written = false
     try {
-      const data = new TextEncoder().encode(JSON.stringify(this.#owner))
-      await handle.write(data, 0, data.length, 0)
-    } finally {
-      await handle.close()
-    }
-    try {
+      const handle = await this.#fs.open(temp, 'wx')
+      try {
+        const data = new TextEncoder().encode(JSON.stringify(this.#owner))
+        await handle.write(data, 0, data.length, 0)
+      } finally {
+        await handle.close()
+      }
+      written = true
       await this.#fs.link(temp, path)
       return true
     } catch (error) {
-      if (errorCode(error) === 'EEXIST') return false
+      if (written && errorCode(error) === 'EEXIST') return false
+      // The owner that just opened the directory removed our temporary file as a crash leftover.
+      if (written && errorCode(error) === 'ENOENT') return false
       throw error
     } finally {
       await this.#fs.unlink(temp).catch(() => {})

@@ -5,9 +5,10 @@ import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { fileNameFor, isTempFile } from '../src/file-names.js'
+import { type FileSystem, nodeFileSystem } from '../src/file-system.js'
 import { type BatchItem, type SyncFileSystem, writeBatchSync } from '../src/write-batch.js'
 import { DataDirLockedError, type Database, FileDatabase, MarketCache, PersistenceError } from '../src/index.js'
-import { type FaultStep, FaultyFileSystem } from './helpers/faulty-fs.js'
+import { type FaultStep, FaultyFileSystem, ioError } from './helpers/faulty-fs.js'
 import { MemoryDatabase } from './helpers/memory-database.js'
 import { sample, useTempDirs } from './helpers/temp-dir.js'
 
@@ -292,6 +293,50 @@ describe('faults around the directory lock', () => {
     expect(error).toBeInstanceOf(DataDirLockedError)
     expect((error as DataDirLockedError).ownerPid).toBe(pid)
     expect(await readFile(join(dir, LOCK), 'utf8')).toBe(content())
+  })
+
+  it('removes the temporary lock file of a failed acquisition, so a closed directory holds only market files', async () => {
+    const dir = await tempDir()
+    const fs = new FaultyFileSystem(dir)
+    fs.arm({ step: 'writeLock', code: 'ENOSPC', times: 1 })
+    const database = new FileDatabase({ dir, fs })
+    await expect(MarketCache.start({ database })).rejects.toBeInstanceOf(PersistenceError)
+    expect(fs.injected).toHaveLength(1)
+    const cache = await MarketCache.start({ database })
+    await cache.market('m').addProduct(sample)
+    await cache.close()
+    expect(await readdir(dir)).toEqual([fileNameFor('m')])
+  })
+
+  it('removes a lock temporary file left by a process killed while taking the lock', async () => {
+    const dir = await tempDir()
+    // A kill between writing the temporary lock file and linking it into place.
+    let leftover = ''
+    const killedWhileLinking: FileSystem = {
+      ...nodeFileSystem,
+      link: async (existing) => {
+        leftover = existing
+        await nodeFs.promises.copyFile(existing, `${existing}.kept`)
+        throw ioError('EIO', 'link', existing)
+      },
+    }
+    await expect(new FileDatabase({ dir, fs: killedWhileLinking }).open()).rejects.toMatchObject({ code: 'EIO' })
+    // Put back the temporary file the killed process would have left, under the name it had.
+    await nodeFs.promises.rename(`${leftover}.kept`, leftover)
+    const cache = await MarketCache.start({ dataDir: dir })
+    await cache.close()
+    expect(await readdir(dir)).toEqual([])
+  })
+
+  it('reports DataDirLockedError when the owner removes our temporary lock file as a leftover while we link it', async () => {
+    const dir = await tempDir()
+    await writeFile(join(dir, LOCK), lockOwner({ pid: process.ppid }))
+    const fs = new FaultyFileSystem(dir)
+    fs.arm({ step: 'link', code: 'ENOENT', times: 1 })
+    const error = await MarketCache.start({ database: new FileDatabase({ dir, fs }) }).catch((e: unknown) => e)
+    expect(fs.injected).toHaveLength(1)
+    expect(error).toBeInstanceOf(DataDirLockedError)
+    expect((await readdir(dir)).filter(isTempFile)).toEqual([])
   })
 
   it.each([
