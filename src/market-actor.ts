@@ -216,7 +216,17 @@ export class MarketActor {
     while (released < this.#held.length && (this.#held[released] as HeldReply).revision <= revision) released++
     const replies = this.#held.splice(0, released)
     for (const reply of replies) reply.settle()
-    this.#store()
+    if (replies.length === 0 || this.#state === undefined || this.#state.revision === this.#durable) {
+      this.#store()
+      return
+    }
+    // Changes are waiting. Let the callers just released make their next calls first (a macrotask runs
+    // after all their microtasks), so those changes join the same store instead of waiting for one more.
+    this.#storeScheduled = true
+    setImmediate(() => {
+      this.#storeScheduled = false
+      this.#store()
+    })
   }
 
   #storeFailed(cause: unknown): void {
