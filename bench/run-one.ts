@@ -34,6 +34,8 @@ export interface Row {
   bytesPerOp?: number
   touchSeconds?: number
   rssAfterIdleMb?: number
+  /** Filled in by main.ts: ops/s of every round, the row itself being the median one. */
+  roundsOpsPerSec?: number[]
 }
 
 const request = JSON.parse(process.argv[2] as string) as RunRequest
@@ -128,9 +130,11 @@ async function run(dir: string): Promise<Row | undefined> {
     const elapsed = performance.now() - started
     const peak = peakRss()
     await store.release()
-    globalThis.gc?.()
-    await new Promise((resolve) => setTimeout(resolve, 200))
-    globalThis.gc?.()
+    // V8 hands freed pages back to the OS a few seconds after a GC (its memory reducer), not at once.
+    for (let i = 0; i < 3; i++) {
+      globalThis.gc?.()
+      await new Promise((resolve) => setTimeout(resolve, 1000))
+    }
     row = summarize(latencies, elapsed, {
       touchSeconds: round(elapsed / 1000, 2),
       rssMb: mb(peak),
