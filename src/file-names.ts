@@ -46,9 +46,14 @@ export function isMarketFile(fileName: string): boolean {
 
 const TEMP_FILE = /\.[0-9a-f]{16}\.tmp$/
 
+/** A random process prefix and a counter: unique without asking the OS for random bytes per write. */
+const tempPrefix = randomBytes(4).toString('hex')
+let tempCounter = 0
+
 /** @internal A unique temporary name beside `fileName`, in the same directory so rename is atomic. */
 export function tempNameFor(fileName: string): string {
-  return `${fileName}.${randomBytes(8).toString('hex')}.tmp`
+  tempCounter = (tempCounter + 1) % 0x1_0000_0000
+  return `${fileName}.${tempPrefix}${tempCounter.toString(16).padStart(8, '0')}.tmp`
 }
 
 /** @internal True for names `tempNameFor` produces; any found when a directory is opened are crash leftovers. */

