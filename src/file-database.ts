@@ -5,7 +5,7 @@ import { DirLock } from './dir-lock.js'
 import { ClosedError, CorruptDataError } from './errors.js'
 import { fileNameFor, isMarketFile, isTempFile, tempNameFor } from './file-names.js'
 import { type FileHandleLike, type FileSystem, nodeFileSystem } from './file-system.js'
-import { fromSnapshot, serializeSnapshot } from './snapshot.js'
+import { fromSnapshot } from './snapshot.js'
 import type { BatchItem } from './write-batch.js'
 import { type LaneWrite, WriteLane } from './write-lane.js'
 import { WriteWorker } from './write-worker.js'
@@ -158,7 +158,7 @@ export class FileDatabase implements Database {
       fs: this.#fs,
       dir: this.dir,
       fileName,
-      data: encoder.encode(serializeSnapshot(snapshot)),
+      data: encoder.encode(JSON.stringify(snapshot)),
       fsync: this.#fsync,
       syncDir: () => (this.#dirHandle ? this.#dirHandle.sync() : Promise.resolve()),
     })
@@ -176,7 +176,7 @@ export class FileDatabase implements Database {
       try {
         // Sent as text: copying a string to the worker is cheaper than encoding it here, and the
         // worker encodes it off this thread.
-        data = serializeSnapshot(snapshot)
+        data = JSON.stringify(snapshot)
       } catch (error) {
         results[i] = error
         continue
