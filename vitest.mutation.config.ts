@@ -8,7 +8,13 @@ export default mergeConfig(
   base,
   defineConfig({
     test: {
-      exclude: ['test/cli.test.ts', 'test/repl.test.ts', 'test/package.test.ts', 'test/process.test.ts', 'test/soak.test.ts'],
+      exclude: [
+        'test/cli.test.ts',
+        'test/repl.test.ts',
+        'test/package.test.ts',
+        'test/process.test.ts',
+        'test/soak.test.ts',
+      ],
       env: { FC_NUM_RUNS: '15' },
     },
   }),

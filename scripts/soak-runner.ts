@@ -92,10 +92,18 @@ const sameProducts = (a: Map<string, Product>, b: Map<string, Product>) =>
  * child called (the actor applies them in call order and stores whole snapshots), that prefix must
  * include every acknowledged operation, and the revision must have moved by exactly its length.
  */
-function verifyMarket(market: string, before: MarketState, after: MarketState | undefined, ops: Op[], acked: Set<number>, durableRevision: number): number {
+function verifyMarket(
+  market: string,
+  before: MarketState,
+  after: MarketState | undefined,
+  ops: Op[],
+  acked: Set<number>,
+  durableRevision: number,
+): number {
   const lastAcked = ops.reduce((last, op, index) => (acked.has(op.s) ? index : last), -1)
   if (after === undefined) {
-    if (lastAcked >= 0 || before.revision > 0) throw new Error(`market ${market}: file missing after acknowledged changes`)
+    if (lastAcked >= 0 || before.revision > 0)
+      throw new Error(`market ${market}: file missing after acknowledged changes`)
     return 0
   }
   if (after.revision < before.revision) {
@@ -130,12 +138,23 @@ interface RoundLog {
 }
 
 async function runChild(options: SoakOptions, round: number, random: () => number): Promise<RoundLog> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, options.dir, String(round), String(Math.floor(random() * 2 ** 32))], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', CHILD, options.dir, String(round), String(Math.floor(random() * 2 ** 32))],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
   options.onChild?.(child)
-  const log: RoundLog = { ready: false, ops: [], acked: new Set(), revisions: new Map(), exit: { code: null, signal: null }, stderr: '' }
+  const log: RoundLog = {
+    ready: false,
+    ops: [],
+    acked: new Set(),
+    revisions: new Map(),
+    exit: { code: null, signal: null },
+    stderr: '',
+  }
   const exited = new Promise<void>((resolve) =>
     child.once('exit', (code, signal) => {
       log.exit = { code, signal }
@@ -225,7 +244,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   for (const [market, state] of disk) {
     const listed = await cache.market(market).listProducts()
     const expected = [...state.products].map(([id, product]) => ({ id, ...product }))
-    if (JSON.stringify(listed) !== JSON.stringify(expected)) throw new Error(`market ${market}: cache disagrees with disk`)
+    if (JSON.stringify(listed) !== JSON.stringify(expected))
+      throw new Error(`market ${market}: cache disagrees with disk`)
   }
   await cache.close()
   const leftovers = (await readdir(options.dir)).filter((name) => !isMarketFile(name))

@@ -6,8 +6,8 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { fileNameFor, isTempFile } from '../src/file-names.js'
 import { type FileSystem, nodeFileSystem } from '../src/file-system.js'
+import { type Database, DataDirLockedError, FileDatabase, MarketCache, PersistenceError } from '../src/index.js'
 import { type BatchItem, type SyncFileSystem, writeBatchSync } from '../src/write-batch.js'
-import { DataDirLockedError, type Database, FileDatabase, MarketCache, PersistenceError } from '../src/index.js'
 import { type FaultStep, FaultyFileSystem, ioError } from './helpers/faulty-fs.js'
 import { MemoryDatabase } from './helpers/memory-database.js'
 import { sample, useTempDirs } from './helpers/temp-dir.js'
@@ -64,39 +64,42 @@ const CODES = ['EIO', 'ENOSPC', 'EACCES', 'EMFILE']
 
 describe('a store that fails at one step of the durable replace', () => {
   describe.each(WRITE_STEPS)('failing %s', (step) => {
-    it.each(CODES)('rejects with PersistenceError caused by %s, keeps disk and memory consistent, then recovers', async (code) => {
-      const { dir, fs, cache } = await start()
-      const market = cache.market('m')
-      const first = await market.addProduct(sample)
-      const before = await readFile(join(dir, fileNameFor('m')), 'utf8')
+    it.each(CODES)(
+      'rejects with PersistenceError caused by %s, keeps disk and memory consistent, then recovers',
+      async (code) => {
+        const { dir, fs, cache } = await start()
+        const market = cache.market('m')
+        const first = await market.addProduct(sample)
+        const before = await readFile(join(dir, fileNameFor('m')), 'utf8')
 
-      fs.arm({ step, code, times: 1 })
-      const error = await market.addProduct({ ...sample, name: 'lost' }).catch((e: unknown) => e)
-      expect(error).toBeInstanceOf(PersistenceError)
-      expect((error as PersistenceError).cause).toBe(fs.injected[0])
-      expect(((error as PersistenceError).cause as NodeJS.ErrnoException).code).toBe(code)
+        fs.arm({ step, code, times: 1 })
+        const error = await market.addProduct({ ...sample, name: 'lost' }).catch((e: unknown) => e)
+        expect(error).toBeInstanceOf(PersistenceError)
+        expect((error as PersistenceError).cause).toBe(fs.injected[0])
+        expect(((error as PersistenceError).cause as NodeJS.ErrnoException).code).toBe(code)
 
-      const stored = await readStored(dir, 'm')
-      if (step === 'fsyncDir') {
-        // The rename already happened and cannot be undone: the new file is in place, only its
-        // durability is unknown. The actor reloads, so memory shows exactly what the disk holds.
-        expect(stored.revision).toBe(2)
-      } else {
-        expect(await readFile(join(dir, fileNameFor('m')), 'utf8')).toBe(before)
-        expect(stored.revision).toBe(1)
-      }
-      expect(await tempFiles(dir)).toEqual([])
-      const listed = await market.listProducts()
-      expect(Object.fromEntries(listed.map(({ id, ...product }) => [id, product]))).toEqual(stored.products)
-      expect(listed.map(({ id }) => id)).toContain(first)
+        const stored = await readStored(dir, 'm')
+        if (step === 'fsyncDir') {
+          // The rename already happened and cannot be undone: the new file is in place, only its
+          // durability is unknown. The actor reloads, so memory shows exactly what the disk holds.
+          expect(stored.revision).toBe(2)
+        } else {
+          expect(await readFile(join(dir, fileNameFor('m')), 'utf8')).toBe(before)
+          expect(stored.revision).toBe(1)
+        }
+        expect(await tempFiles(dir)).toEqual([])
+        const listed = await market.listProducts()
+        expect(Object.fromEntries(listed.map(({ id, ...product }) => [id, product]))).toEqual(stored.products)
+        expect(listed.map(({ id }) => id)).toContain(first)
 
-      const next = await market.addProduct({ ...sample, name: 'after' })
-      const after = await readStored(dir, 'm')
-      expect(after.revision).toBe(stored.revision + 1)
-      expect(after.products[next]).toEqual({ ...sample, name: 'after' })
-      expect(Object.keys(after.products)).toHaveLength(Object.keys(stored.products).length + 1)
-      expect(await tempFiles(dir)).toEqual([])
-    })
+        const next = await market.addProduct({ ...sample, name: 'after' })
+        const after = await readStored(dir, 'm')
+        expect(after.revision).toBe(stored.revision + 1)
+        expect(after.products[next]).toEqual({ ...sample, name: 'after' })
+        expect(Object.keys(after.products)).toHaveLength(Object.keys(stored.products).length + 1)
+        expect(await tempFiles(dir)).toEqual([])
+      },
+    )
   })
 })
 
@@ -183,32 +186,38 @@ describe('storage faults beyond a single failed step', () => {
 })
 
 describe('a load that fails to read', () => {
-  it.each(['EIO', 'EACCES'])('rejects with PersistenceError caused by %s and loads again on the next call', async (code) => {
-    const { fs, dir } = await start()
-    const seed = caches.pop() as MarketCache
-    const id = await seed.market('m').addProduct(sample)
-    await seed.close()
+  it.each(['EIO', 'EACCES'])(
+    'rejects with PersistenceError caused by %s and loads again on the next call',
+    async (code) => {
+      const { fs, dir } = await start()
+      const seed = caches.pop() as MarketCache
+      const id = await seed.market('m').addProduct(sample)
+      await seed.close()
 
-    const cache = await MarketCache.start({ database: new FileDatabase({ dir, fs }) })
-    caches.push(cache)
-    fs.arm({ step: 'read', code, times: 1 })
-    const queued = [cache.market('m').getProduct(id), cache.market('m').addProduct(sample)]
-    for (const result of await Promise.allSettled(queued)) {
-      expect(result.status).toBe('rejected')
-      const reason = (result as PromiseRejectedResult).reason as PersistenceError
-      expect(reason).toBeInstanceOf(PersistenceError)
-      expect((reason.cause as NodeJS.ErrnoException).code).toBe(code)
-    }
-    expect(await cache.market('m').getProduct(id)).toEqual(sample)
-    expect(await cache.market('other').listProducts()).toEqual([])
-  })
+      const cache = await MarketCache.start({ database: new FileDatabase({ dir, fs }) })
+      caches.push(cache)
+      fs.arm({ step: 'read', code, times: 1 })
+      const queued = [cache.market('m').getProduct(id), cache.market('m').addProduct(sample)]
+      for (const result of await Promise.allSettled(queued)) {
+        expect(result.status).toBe('rejected')
+        const reason = (result as PromiseRejectedResult).reason as PersistenceError
+        expect(reason).toBeInstanceOf(PersistenceError)
+        expect((reason.cause as NodeJS.ErrnoException).code).toBe(code)
+      }
+      expect(await cache.market('m').getProduct(id)).toEqual(sample)
+      expect(await cache.market('other').listProducts()).toEqual([])
+    },
+  )
 })
 
 describe('storage faults at the edges of a write', () => {
   it('reports a write that makes no progress as ENOSPC instead of looping forever', async () => {
     const { dir, fs, cache } = await start()
     fs.arm({ step: 'zeroWrite', code: 'ENOSPC', times: 1 })
-    const error = await cache.market('m').addProduct(sample).catch((e: unknown) => e)
+    const error = await cache
+      .market('m')
+      .addProduct(sample)
+      .catch((e: unknown) => e)
     expect(error).toBeInstanceOf(PersistenceError)
     expect(((error as PersistenceError).cause as NodeJS.ErrnoException).code).toBe('ENOSPC')
     expect(await readdir(dir)).not.toContain(fileNameFor('m'))
@@ -243,7 +252,10 @@ describe('storage faults at the edges of a write', () => {
     }
     const cache = await MarketCache.start({ database })
     caches.push(cache)
-    const error = await cache.market('m').addProduct(sample).catch((e: unknown) => e)
+    const error = await cache
+      .market('m')
+      .addProduct(sample)
+      .catch((e: unknown) => e)
     expect(error).toBeInstanceOf(PersistenceError)
     expect((error as PersistenceError).cause).toBe(boom)
     expect(await cache.market('m').listProducts()).toEqual([])
@@ -261,7 +273,8 @@ async function deadPid(): Promise<number> {
 }
 
 const LOCK = '.market-system.lock'
-const lockOwner = (fields: Record<string, unknown>) => JSON.stringify({ host: hostname(), token: 'stale-token', ...fields })
+const lockOwner = (fields: Record<string, unknown>) =>
+  JSON.stringify({ host: hostname(), token: 'stale-token', ...fields })
 
 describe('faults around the directory lock', () => {
   it('takes over a lock whose owner died, even after an abandoned takeover by another dead process', async () => {
@@ -364,7 +377,8 @@ type BatchStep = 'open' | 'write' | 'shortWrite' | 'fsyncFile' | 'close' | 'rena
 function faultySync(step: BatchStep, code: string, victim: string): SyncFileSystem {
   const paths = new Map<number, string>()
   const fail = (path: string | undefined) => {
-    if (path?.includes(victim)) throw Object.assign(new Error(`${code}: injected ${step} ${path}`), { code, syscall: step, path })
+    if (path?.includes(victim))
+      throw Object.assign(new Error(`${code}: injected ${step} ${path}`), { code, syscall: step, path })
   }
   const shortened = new Set<number>()
   return {
@@ -431,7 +445,8 @@ describe('the worker write path (writeBatchSync, the default without a seam)', (
       if (step === 'fsyncDir') {
         // Every rename of the batch happened, and none is known durable: all fail, none is torn.
         expect(results.map((result) => result?.code)).toEqual([code, code, code])
-        for (const name of names) expect(JSON.parse(nodeFs.readFileSync(join(dir, name), 'utf8'))).toEqual({ new: name })
+        for (const name of names)
+          expect(JSON.parse(nodeFs.readFileSync(join(dir, name), 'utf8'))).toEqual({ new: name })
         return
       }
       expect(results.map((result) => result?.code)).toEqual([undefined, code, undefined])
@@ -466,7 +481,9 @@ describe('a fault on the default worker path, end to end', () => {
 
     const error = await market.addProduct(sample).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(PersistenceError)
-    expect(['EISDIR', 'ENOTEMPTY', 'EEXIST']).toContain(((error as PersistenceError).cause as NodeJS.ErrnoException).code)
+    expect(['EISDIR', 'ENOTEMPTY', 'EEXIST']).toContain(
+      ((error as PersistenceError).cause as NodeJS.ErrnoException).code,
+    )
     expect(await tempFiles(dir)).toEqual([])
     await cache.market('other').addProduct(sample)
 

@@ -159,7 +159,10 @@ const hostileInputs: [string, () => unknown][] = [
   ['a 10 MB string as quantity', () => ({ ...sample, quantity: HUGE })],
   ['a 10 MB unknown key', () => ({ ...sample, [HUGE]: 1 })],
   ['a 10 MB string as the product', () => HUGE],
-  ['a hundred thousand unknown keys', () => ({ ...sample, ...Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`k${i}`, i])) })],
+  [
+    'a hundred thousand unknown keys',
+    () => ({ ...sample, ...Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`k${i}`, i])) }),
+  ],
   ['a name nested 100 000 levels deep', () => ({ ...sample, name: nested(100_000) })],
   ['a product nested 100 000 levels deep', () => nested(100_000)],
   ['a circular product', circular],
@@ -194,21 +197,24 @@ describe('hostile product input', () => {
     const market = cache.market('m')
     const id = await market.addProduct(sample)
     await fc.assert(
-      fc.asyncProperty(fc.anything({ withBoxedValues: true, withMap: true, withSet: true, withNullPrototype: true }), async (input) => {
-        const error = await market.addProduct(input as never).catch((e: unknown) => e)
-        expect(error).toBeInstanceOf(ValidationError)
-        if (!Number.isSafeInteger(input)) {
-          await expect(market.adjustQuantity(id, input as never)).rejects.toBeInstanceOf(ValidationError)
-        }
-        const named = (() => {
-          try {
-            return cache.market(input as never)
-          } catch (e) {
-            return e
+      fc.asyncProperty(
+        fc.anything({ withBoxedValues: true, withMap: true, withSet: true, withNullPrototype: true }),
+        async (input) => {
+          const error = await market.addProduct(input as never).catch((e: unknown) => e)
+          expect(error).toBeInstanceOf(ValidationError)
+          if (!Number.isSafeInteger(input)) {
+            await expect(market.adjustQuantity(id, input as never)).rejects.toBeInstanceOf(ValidationError)
           }
-        })()
-        if (typeof input !== 'string') expect(named).toBeInstanceOf(ValidationError)
-      }),
+          const named = (() => {
+            try {
+              return cache.market(input as never)
+            } catch (e) {
+              return e
+            }
+          })()
+          if (typeof input !== 'string') expect(named).toBeInstanceOf(ValidationError)
+        },
+      ),
       { numRuns: 300 },
     )
     expect(database.storeCalls).toHaveLength(1)
@@ -243,7 +249,9 @@ describe('stored files with prototype-sensitive keys', () => {
 
   it('loads a product whose id is __proto__ as an ordinary product and writes it back as one', async () => {
     const product = JSON.stringify(sample)
-    const { cache, file, market } = await storedMarket(`{"__proto__":${product},"constructor":${product},"toString":${product}}`)
+    const { cache, file, market } = await storedMarket(
+      `{"__proto__":${product},"constructor":${product},"toString":${product}}`,
+    )
     expect((await market.listProducts()).map(({ id }) => id)).toEqual(['__proto__', 'constructor', 'toString'])
     expect(await market.getProduct('__proto__')).toEqual(sample)
     expect(await market.adjustQuantity('__proto__', 1)).toBe(6)
@@ -292,16 +300,26 @@ describe('stored files that break the snapshot rules', () => {
     ['a revision as a string', '{"format":1,"market":"m","revision":"3","products":{}}', 'revision'],
     ['products as an array', '{"format":1,"market":"m","revision":1,"products":[]}', 'products'],
     ['products as null', '{"format":1,"market":"m","revision":1,"products":null}', 'products'],
-    ['a product with an empty id', `{"format":1,"market":"m","revision":1,"products":{"":${JSON.stringify(sample)}}}`, 'empty id'],
-  ])('rejects %s as CorruptDataError naming the problem, and never rewrites the file', async (_title, text, problem) => {
-    const dir = await tempDir()
-    const file = join(dir, fileNameFor('m'))
-    await writeFile(file, text)
-    const cache = await MarketCache.start({ dataDir: dir })
-    const error = await cache.market('m').addProduct(sample).catch((e: unknown) => e)
-    expect(error).toBeInstanceOf(CorruptDataError)
-    expect((error as Error).message).toContain(problem)
-    await cache.close()
-    expect(await readFile(file, 'utf8')).toBe(text)
-  })
+    [
+      'a product with an empty id',
+      `{"format":1,"market":"m","revision":1,"products":{"":${JSON.stringify(sample)}}}`,
+      'empty id',
+    ],
+  ])(
+    'rejects %s as CorruptDataError naming the problem, and never rewrites the file',
+    async (_title, text, problem) => {
+      const dir = await tempDir()
+      const file = join(dir, fileNameFor('m'))
+      await writeFile(file, text)
+      const cache = await MarketCache.start({ dataDir: dir })
+      const error = await cache
+        .market('m')
+        .addProduct(sample)
+        .catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(CorruptDataError)
+      expect((error as Error).message).toContain(problem)
+      await cache.close()
+      expect(await readFile(file, 'utf8')).toBe(text)
+    },
+  )
 })

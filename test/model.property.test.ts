@@ -201,7 +201,14 @@ const opSpec: fc.Arbitrary<OpSpec> = fc.record({
 })
 
 const step: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ t: fc.constant('ops' as const), ops: fc.array(opSpec, { minLength: 1, maxLength: 8 }), overlap: fc.boolean() }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      t: fc.constant('ops' as const),
+      ops: fc.array(opSpec, { minLength: 1, maxLength: 8 }),
+      overlap: fc.boolean(),
+    }),
+  },
   {
     weight: 1,
     arbitrary: fc.record({
@@ -213,7 +220,11 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ t: 'passivate' as const }) },
   {
     weight: 1,
-    arbitrary: fc.record({ t: fc.constant('failStores' as const), market: fc.nat(MARKETS.length - 1), times: fc.integer({ min: 1, max: 3 }) }),
+    arbitrary: fc.record({
+      t: fc.constant('failStores' as const),
+      market: fc.nat(MARKETS.length - 1),
+      times: fc.integer({ min: 1, max: 3 }),
+    }),
   },
 )
 
