@@ -486,6 +486,9 @@ describe('a fault on the default worker path, end to end', () => {
     )
     expect(await tempFiles(dir)).toEqual([])
     await cache.market('other').addProduct(sample)
+    // The reload that follows the failure cannot read a directory either; this call waits behind it,
+    // so the directory is removed only once that reload is over.
+    await expect(market.listProducts()).rejects.toBeInstanceOf(PersistenceError)
 
     nodeFs.rmSync(target, { recursive: true })
     const id = await market.addProduct(sample)
