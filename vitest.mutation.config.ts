@@ -16,6 +16,9 @@ export default mergeConfig(
         'test/soak.test.ts',
       ],
       env: { FC_NUM_RUNS: '15' },
+      // A mutant that leaves a promise pending should fail its test fast, not run into Stryker's timeout.
+      testTimeout: 10_000,
+      hookTimeout: 10_000,
     },
   }),
 )
