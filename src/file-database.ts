@@ -194,7 +194,8 @@ export class FileDatabase implements Database {
       Array.from({ length: chunks }, (_, chunk) => {
         const slot = index * THREADS_PER_LANE + chunk
         let worker = this.#workers[slot]
-        if (!worker) {
+        // A thread that died (its writes already failed) is replaced, so one crash does not fail every later store.
+        if (!worker?.alive) {
           worker = new WriteWorker(this.dir, this.#fsync)
           this.#workers[slot] = worker
         }
@@ -202,6 +203,9 @@ export class FileDatabase implements Database {
       }),
     )
     const outcomes = parts.flat()
+    // A missing result would read as success; the worker answers every item, so this only guards a bug.
+    if (outcomes.length !== items.length)
+      throw new Error(`write worker answered ${outcomes.length} of ${items.length} writes`)
     outcomes.forEach((error, k) => {
       const i = written[k] as number
       results[i] = error

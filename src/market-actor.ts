@@ -1,3 +1,4 @@
+import { setImmediate } from 'node:timers'
 import type { Database } from './database.js'
 import { CorruptDataError, MailboxFullError, MarketError, PersistenceError } from './errors.js'
 import type { Emit } from './events.js'
@@ -222,6 +223,7 @@ export class MarketActor {
     }
     // Changes are waiting. Let the callers just released make their next calls first (a macrotask runs
     // after all their microtasks), so those changes join the same store instead of waiting for one more.
+    // node:timers' setImmediate, so fake timers in a user's tests do not stall the store.
     this.#storeScheduled = true
     setImmediate(() => {
       this.#storeScheduled = false

@@ -1,3 +1,7 @@
+// The module's own setImmediate, not the global one: fake timers in a user's tests (which replace the
+// global) must not stall writes that only wait for the current turn of the event loop to finish.
+import { setImmediate } from 'node:timers'
+
 interface Pending {
   snapshot: unknown
   waiters: { resolve: () => void; reject: (error: unknown) => void }[]

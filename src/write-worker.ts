@@ -51,6 +51,11 @@ export class WriteWorker {
   #nextId = 0
   #failure: Error | undefined
 
+  /** False once the thread died or was closed; the database then starts a new one. */
+  get alive(): boolean {
+    return this.#failure === undefined
+  }
+
   constructor(dir: string, fsync: boolean) {
     this.#worker = new Worker(source, {
       eval: true,
