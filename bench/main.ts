@@ -50,12 +50,12 @@ const scenarios: Scenario[] = [
   {
     name: 'concurrent',
     rounds,
-    request: { markets: 100, products: 100, clientsPerMarket: 10, durationMs: seconds(1.5, 4) },
+    request: { markets: 100, products: 100, clientsPerMarket: 10, durationMs: seconds(1.2, 4) },
   },
   {
     name: 'large-market-10k',
     rounds,
-    request: { markets: 1, products: 10_000, clientsPerMarket: 100, durationMs: seconds(1.5, 4) },
+    request: { markets: 1, products: 10_000, clientsPerMarket: 100, durationMs: seconds(1, 4) },
   },
   ...(quick
     ? []
