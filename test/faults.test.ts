@@ -6,7 +6,14 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { fileNameFor, isTempFile } from '../src/file-names.js'
 import { type FileSystem, nodeFileSystem } from '../src/file-system.js'
-import { type Database, DataDirLockedError, FileDatabase, MarketCache, PersistenceError } from '../src/index.js'
+import {
+  ClosedError,
+  type Database,
+  DataDirLockedError,
+  FileDatabase,
+  MarketCache,
+  PersistenceError,
+} from '../src/index.js'
 import { type BatchItem, type SyncFileSystem, writeBatchSync } from '../src/write-batch.js'
 import { type FaultStep, FaultyFileSystem, ioError } from './helpers/faulty-fs.js'
 import { MemoryDatabase } from './helpers/memory-database.js'
@@ -493,5 +500,25 @@ describe('a fault on the default worker path, end to end', () => {
     nodeFs.rmSync(target, { recursive: true })
     const id = await market.addProduct(sample)
     expect(Object.keys((await readStored(dir, 'm')).products)).toEqual([id])
+  })
+})
+
+describe('FileDatabase lifecycle edges', () => {
+  it('closes without ever opening, creating nothing', async () => {
+    const dir = join(await tempDir(), 'never')
+    await new FileDatabase({ dir }).close()
+    await expect(readdir(dir)).rejects.toMatchObject({ code: 'ENOENT' })
+  })
+
+  it('rejects open and store after close with ClosedError and writes nothing', async () => {
+    const dir = await tempDir()
+    const database = new FileDatabase({ dir })
+    await database.open()
+    await database.close()
+    await expect(database.open()).rejects.toBeInstanceOf(ClosedError)
+    await expect(database.store('m', { format: 1, market: 'm', revision: 1, products: {} })).rejects.toBeInstanceOf(
+      ClosedError,
+    )
+    expect(await readdir(dir)).toEqual([])
   })
 })

@@ -323,3 +323,60 @@ describe('stored files that break the snapshot rules', () => {
     },
   )
 })
+
+describe('messages and options under hostile input', () => {
+  it('names at most five unknown keys, each cut to 40 characters, and counts the rest', async () => {
+    const cache = await MarketCache.start({ database: new MemoryDatabase() })
+    const keys = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`k${i}`, i]))
+    const many = await cache
+      .market('m')
+      .addProduct({ ...sample, ...keys } as never)
+      .catch((e: unknown) => e)
+    expect((many as Error).message).toBe(
+      'Unknown product field(s) `k0`, `k1`, `k2`, `k3`, `k4` and 3 more; expected name, quantity, expirationDate, price',
+    )
+    const long = await cache
+      .market('m')
+      .addProduct({ ...sample, [`${'a'.repeat(40)}b`]: 1, [`${'c'.repeat(40)}`]: 2 } as never)
+      .catch((e: unknown) => e)
+    expect((long as Error).message).toBe(
+      `Unknown product field(s) \`${'a'.repeat(40)}…\`, \`${'c'.repeat(40)}\`; expected name, quantity, expirationDate, price`,
+    )
+    await cache.close()
+  })
+
+  it.each([
+    [
+      'a database without close',
+      { database: { get: async () => undefined, store: async () => {}, markets: async () => [] } },
+    ],
+    ['a database that is null', { database: null }],
+    ['a generateId that is not a function', { generateId: 'nanoid' }],
+  ])('rejects %s at start with ValidationError', async (_title, options) => {
+    await expect(MarketCache.start(options as never)).rejects.toBeInstanceOf(ValidationError)
+  })
+
+  it.each([
+    ['null', 'null'],
+    ['a number', '42'],
+    ['a string', '"products"'],
+  ])('rejects a market file holding %s as CorruptDataError', async (_title, text) => {
+    const dir = await tempDir()
+    await writeFile(join(dir, fileNameFor('m')), text)
+    const cache = await MarketCache.start({ dataDir: dir })
+    await expect(cache.market('m').listProducts()).rejects.toBeInstanceOf(CorruptDataError)
+    await cache.close()
+  })
+
+  it('lists no market for a file whose stored name maps to another file', async () => {
+    const dir = await tempDir()
+    let cache = await MarketCache.start({ dataDir: dir })
+    await cache.market('a').addProduct(sample)
+    await cache.close()
+    // A copy under another market's file name, as a careless restore would make.
+    await writeFile(join(dir, fileNameFor('b')), await readFile(join(dir, fileNameFor('a')), 'utf8'))
+    cache = await MarketCache.start({ dataDir: dir })
+    expect(await cache.markets()).toEqual(['a'])
+    await cache.close()
+  })
+})

@@ -5,15 +5,17 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { fileNameFor, isMarketFile } from '../src/file-names.js'
 import {
+  type ChangeEvent,
   ClosedError,
   type Database,
   FileDatabase,
   MarketCache,
   type MarketStock,
+  type PersistErrorEvent,
   PersistenceError,
   type Product,
 } from '../src/index.js'
-import { settle } from './helpers/memory-database.js'
+import { MemoryDatabase, settle, until } from './helpers/memory-database.js'
 
 // Fake only the idle timers: passivation then happens exactly at `passivate` steps, so a shrunk
 // counterexample replays the same way, while real I/O callbacks (setImmediate) keep running.
@@ -239,6 +241,8 @@ class Run {
   cache!: MarketCache
   database!: FlakyDatabase
   handles: MarketStock[][] = []
+  readonly changes: ChangeEvent[] = []
+  readonly persistErrors: PersistErrorEvent[] = []
   #ids = 0
   lastId: string | undefined
 
@@ -259,6 +263,8 @@ class Run {
       },
     })
     this.handles = MARKETS.map((name) => [this.cache.market(name), this.cache.market(name)])
+    this.cache.on('change', (event) => this.changes.push(event))
+    this.cache.on('persistError', (event) => this.persistErrors.push(event))
   }
 
   #idFor(spec: OpSpec): string {
@@ -301,7 +307,16 @@ class Run {
 
   async #group(specs: OpSpec[], close?: () => Promise<void>): Promise<void> {
     const before = this.models.map(cloneModel)
-    const issued: { spec: OpSpec; promise: Promise<unknown>; expected: Outcome; change: boolean; newId?: string }[] = []
+    this.changes.length = 0
+    this.persistErrors.length = 0
+    const issued: {
+      spec: OpSpec
+      id: string
+      promise: Promise<unknown>
+      expected: Outcome
+      change: boolean
+      newId?: string
+    }[] = []
     for (const spec of specs) {
       const model = this.models[spec.market] as ModelMarket
       const id = this.#idFor(spec)
@@ -310,8 +325,10 @@ class Run {
       promise.catch(() => {})
       const [expected, change] = applyModel(model, spec, id, this.lastId)
       if (spec.kind === 'add' && !boundaryError(spec)) expect(this.lastId).toBeDefined()
-      issued.push({ spec, promise, expected, change, ...(this.lastId === undefined ? {} : { newId: this.lastId }) })
+      issued.push({ spec, id, promise, expected, change, ...(this.lastId === undefined ? {} : { newId: this.lastId }) })
     }
+    const expectedChanges: ChangeEvent[] = []
+    const expectedErrors: string[] = []
     for (let market = 0; market < MARKETS.length; market++) {
       const name = MARKETS[market] as string
       const mine = issued.filter(({ spec }) => spec.market === market)
@@ -325,8 +342,19 @@ class Run {
         this.models[market] = before[market] as ModelMarket
         // Ids of failed adds stay known, so later calls name them and must find nothing.
         for (const call of mine) if (call.newId !== undefined) this.models[market]?.known.push(call.newId)
+        expectedErrors.push(name)
       } else {
-        ;(this.models[market] as ModelMarket).revision += mine.filter(({ change }) => change).length
+        for (const call of mine.filter(({ change }) => change)) {
+          const model = this.models[market] as ModelMarket
+          model.revision += 1
+          expectedChanges.push({
+            market: name,
+            revision: model.revision,
+            // Only these four kinds change a market.
+            operation: call.spec.kind as ChangeEvent['operation'],
+            productId: call.spec.kind === 'add' ? (call.newId as string) : call.id,
+          })
+        }
       }
     }
     const closing = close?.()
@@ -336,6 +364,12 @@ class Run {
       const { spec, expected } = issued[index] as (typeof issued)[number]
       expect(outcomeOf(result), `${spec.kind} on ${MARKETS[spec.market]}`).toEqual(expected)
     })
+    // Each acknowledged change is announced once, with its revision, operation and product.
+    const byMarketAndRevision = (a: ChangeEvent, b: ChangeEvent) =>
+      a.market === b.market ? a.revision - b.revision : a.market < b.market ? -1 : 1
+    expect([...this.changes].sort(byMarketAndRevision)).toEqual(expectedChanges.sort(byMarketAndRevision))
+    expect(this.persistErrors.map(({ market }) => market).sort()).toEqual(expectedErrors.sort())
+    for (const { error } of this.persistErrors) expect(error).toBeInstanceOf(PersistenceError)
   }
 
   /** Everything observable through a handle equals the model. */
@@ -426,5 +460,38 @@ describe('MarketCache against a reference model', () => {
       // FC_NUM_RUNS lowers this for mutation testing, where every mutant reruns the property.
       { numRuns: Number(process.env.FC_NUM_RUNS) || 60 },
     )
+  })
+})
+
+describe('idle passivation with work in flight', () => {
+  it('keeps an actor whose store is in flight past the idle timeout, so no second actor reloads stale data', async () => {
+    const database = new MemoryDatabase()
+    const cache = await MarketCache.start({ database, idleTimeoutMs: IDLE_MS })
+    const passivated: string[] = []
+    cache.on('passivate', ({ market }) => passivated.push(market))
+    const market = cache.market('m')
+    await market.addProduct({ name: 'first', quantity: 1, expirationDate: '2030-01-01', price: 1 })
+
+    database.manual = true
+    const second = market.addProduct({ name: 'second', quantity: 1, expirationDate: '2030-01-01', price: 1 })
+    await until(() => database.pending.length === 1, 'the second store')
+    // The timer armed when the actor last went idle fires now, while the store is still in flight.
+    vi.advanceTimersByTime(IDLE_MS)
+    expect(passivated).toEqual([])
+    expect(cache.stats().activeMarkets).toBe(1)
+
+    const third = market.addProduct({ name: 'third', quantity: 1, expirationDate: '2030-01-01', price: 1 })
+    while (database.pending.length > 0 || cache.stats().pendingWrites > 0) {
+      if (database.pending.length > 0) database.resolveNext()
+      await settle()
+    }
+    await Promise.all([second, third])
+    expect(Object.values(database.stored('m')?.products ?? {}).map((p) => (p as Product).name)).toEqual([
+      'first',
+      'second',
+      'third',
+    ])
+    database.manual = false
+    await cache.close()
   })
 })
