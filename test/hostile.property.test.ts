@@ -380,3 +380,16 @@ describe('messages and options under hostile input', () => {
     await cache.close()
   })
 })
+
+describe('a stored file at revision 0', () => {
+  it('loads as an empty market and continues from revision 1', async () => {
+    const dir = await tempDir()
+    const file = join(dir, fileNameFor('m'))
+    await writeFile(file, '{"format":1,"market":"m","revision":0,"products":{}}')
+    const cache = await MarketCache.start({ dataDir: dir })
+    expect(await cache.market('m').listProducts()).toEqual([])
+    await cache.market('m').addProduct(sample)
+    await cache.close()
+    expect(JSON.parse(await readFile(file, 'utf8')).revision).toBe(1)
+  })
+})

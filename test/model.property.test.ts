@@ -495,3 +495,16 @@ describe('idle passivation with work in flight', () => {
     await cache.close()
   })
 })
+
+describe('passivation is opt-in', () => {
+  it('never passivates an actor when idleTimeoutMs is not set', async () => {
+    const cache = await MarketCache.start({ database: new MemoryDatabase() })
+    const passivated: string[] = []
+    cache.on('passivate', ({ market }) => passivated.push(market))
+    await cache.market('m').addProduct({ name: 'kept', quantity: 1, expirationDate: '2030-01-01', price: 1 })
+    vi.advanceTimersByTime(24 * 60 * 60 * 1000)
+    expect(passivated).toEqual([])
+    expect(cache.stats().activeMarkets).toBe(1)
+    await cache.close()
+  })
+})
