@@ -14,7 +14,8 @@ export interface AtomicWrite {
   syncDir: () => Promise<void>
 }
 
-async function writeAll(handle: FileHandleLike, data: Uint8Array): Promise<void> {
+/** @internal Writes all of `data`, continuing after short writes. */
+export async function writeAll(handle: FileHandleLike, data: Uint8Array): Promise<void> {
   let offset = 0
   while (offset < data.length) {
     const { bytesWritten } = await handle.write(data, offset, data.length - offset, offset)

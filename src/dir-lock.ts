@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
+import { writeAll } from './atomic-file.js'
 import { DataDirLockedError } from './errors.js'
 import type { FileSystem } from './file-system.js'
 
@@ -118,7 +119,8 @@ export class DirLock {
       const handle = await this.#fs.open(temp, 'wx')
       try {
         const data = new TextEncoder().encode(JSON.stringify(this.#owner))
-        await handle.write(data, 0, data.length, 0)
+        // A torn lock would read as held by an unknown owner until removed by hand.
+        await writeAll(handle, data)
       } finally {
         await handle.close()
       }

@@ -37,6 +37,9 @@ function isCalendarDate(text: string): boolean {
   return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day
 }
 
+/** JSON has no -0: without this a stored -0 would read back as 0 after a restart. */
+const positiveZero = (n: number) => n + 0
+
 const NAME = 'a string of 1 to 200 characters (after trimming)'
 const MARKET = 'a string of 1 to 200 characters'
 
@@ -64,12 +67,12 @@ const PRICE = 'a finite number >= 0'
 export const productSchema = z.strictObject(
   {
     name: z.string(expected('name', NAME)).trim().refine(hasLength, expected('name', NAME)),
-    quantity: z.int(expected('quantity', QUANTITY)).min(0, expected('quantity', QUANTITY)),
+    quantity: z.int(expected('quantity', QUANTITY)).min(0, expected('quantity', QUANTITY)).transform(positiveZero),
     expirationDate: z
       .string(expected('expirationDate', DATE))
       .regex(/^\d{4}-\d{2}-\d{2}$/, expected('expirationDate', DATE))
       .refine(isCalendarDate, expected('expirationDate', DATE)),
-    price: z.number(expected('price', PRICE)).min(0, expected('price', PRICE)),
+    price: z.number(expected('price', PRICE)).min(0, expected('price', PRICE)).transform(positiveZero),
   },
   {
     error: (issue) =>

@@ -4,7 +4,7 @@ import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DirLock, LOCK_FILE } from '../src/dir-lock.js'
-import { nodeFileSystem } from '../src/file-system.js'
+import { type FileSystem, nodeFileSystem } from '../src/file-system.js'
 import { DataDirLockedError } from '../src/index.js'
 import { useTempDirs } from './helpers/temp-dir.js'
 
@@ -71,6 +71,24 @@ describe('DirLock', () => {
     }
     await (winners[0] as PromiseFulfilledResult<DirLock>).value.release()
     expect(await readdir(dir)).toEqual([])
+  })
+
+  it('writes the whole lock file even when the file system writes a few bytes at a time', async () => {
+    const dir = await tempDir()
+    const trickling: FileSystem = {
+      ...nodeFileSystem,
+      open: async (path, flags) => {
+        const handle = await nodeFileSystem.open(path, flags)
+        return {
+          write: (buffer, offset, length, position) => handle.write(buffer, offset, Math.min(length, 5), position),
+          sync: () => handle.sync(),
+          close: () => handle.close(),
+        }
+      },
+    }
+    const lock = await DirLock.acquire(trickling, dir)
+    expect(JSON.parse(await readFile(join(dir, LOCK_FILE), 'utf8'))).toMatchObject({ pid: process.pid })
+    await lock.release()
   })
 
   it('leaves a lock alone on release when another owner has replaced it', async () => {

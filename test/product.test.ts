@@ -39,6 +39,12 @@ describe('productSchema', () => {
     )
   })
 
+  it('stores -0 as 0, as JSON will read it back', () => {
+    const product = productSchema.parse({ ...sample, quantity: -0, price: -0 })
+    expect(Object.is(product.quantity, 0)).toBe(true)
+    expect(Object.is(product.price, 0)).toBe(true)
+  })
+
   it('rejects an unknown key instead of stripping it', () => {
     const result = productSchema.safeParse({ ...sample, expirate_date: '2023-08-08' })
     expect(result.success).toBe(false)
