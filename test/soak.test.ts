@@ -1,22 +1,10 @@
-import type { ChildProcess } from 'node:child_process'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { runSoak } from '../scripts/soak-runner.js'
+import { useChildCleanup } from './helpers/child.js'
 import { useTempDirs } from './helpers/temp-dir.js'
 
 const tempDir = useTempDirs()
-const children: ChildProcess[] = []
-afterEach(async () => {
-  await Promise.all(
-    children.splice(0).map(
-      (child) =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resolve()
-          child.once('exit', () => resolve())
-          child.kill('SIGKILL')
-        }),
-    ),
-  )
-})
+const children = useChildCleanup()
 
 describe('crash soak (short; `npm run soak -- --rounds 300` for the long one)', () => {
   it('keeps every acknowledged change, whole files and forward revisions across 20 SIGKILLs and stale-lock takeovers', async () => {

@@ -13,8 +13,8 @@ export interface Child {
   stderr: () => string
 }
 
-/** Spawns test/fixtures/child.ts; every child still running is killed after the test. */
-export function useChildren(): (...args: string[]) => Child {
+/** A list whose child processes are killed (and awaited) after each test. */
+export function useChildCleanup(): ChildProcess[] {
   const children: ChildProcess[] = []
   afterEach(async () => {
     await Promise.all(
@@ -28,6 +28,12 @@ export function useChildren(): (...args: string[]) => Child {
       ),
     )
   })
+  return children
+}
+
+/** Spawns test/fixtures/child.ts; every child still running is killed after the test. */
+export function useChildren(): (...args: string[]) => Child {
+  const children = useChildCleanup()
   return (...args) => {
     const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
     children.push(child)
