@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { rng } from '../bench/data.js'
 import { LOCK_FILE } from '../src/dir-lock.js'
 import { isMarketFile, isTempFile } from '../src/file-names.js'
 import { MarketCache, type Product } from '../src/index.js'
@@ -41,17 +42,6 @@ interface Op {
 interface MarketState {
   revision: number
   products: Map<string, Product>
-}
-
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 function apply(products: Map<string, Product>, op: Op): void {
@@ -203,7 +193,7 @@ async function runChild(options: SoakOptions, round: number, random: () => numbe
 
 /** Runs `rounds` crash rounds on `dir`, throwing on the first violated guarantee. */
 export async function runSoak(options: SoakOptions): Promise<SoakResult> {
-  const random = mulberry32(options.seed)
+  const random = rng(options.seed)
   const result: SoakResult = { rounds: 0, verifiedChanges: 0, killedMidBurst: 0, killedBeforeReady: 0 }
   let disk = (await readDisk(options.dir)).markets
   for (let round = 0; round < options.rounds; round++) {
