@@ -30,8 +30,8 @@ export interface FileDatabaseOptions {
   fs?: FileSystem
 }
 
-/** FNV-1a over UTF-16 code units: stable across processes and versions, unlike any runtime hash. */
-function laneIndex(market: string, lanes: number): number {
+/** @internal FNV-1a over UTF-16 code units: stable across processes and versions, unlike any runtime hash. */
+export function laneIndex(market: string, lanes: number): number {
   let hash = 0x811c9dc5
   for (let i = 0; i < market.length; i++) {
     hash ^= market.charCodeAt(i)

@@ -4,6 +4,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { laneIndex } from '../src/file-database.js'
 import { fileNameFor, isTempFile } from '../src/file-names.js'
 import { type FileSystem, nodeFileSystem } from '../src/file-system.js'
 import {
@@ -14,8 +15,9 @@ import {
   MarketCache,
   PersistenceError,
 } from '../src/index.js'
-import { type BatchItem, type SyncFileSystem, writeBatchSync } from '../src/write-batch.js'
+import { type BatchItem, writeBatchSync } from '../src/write-batch.js'
 import { type FaultStep, FaultyFileSystem, ioError } from './helpers/faulty-fs.js'
+import { faultySyncFs, type SyncFaultStep } from './helpers/faulty-sync-fs.js'
 import { MemoryDatabase } from './helpers/memory-database.js'
 import { sample, useTempDirs } from './helpers/temp-dir.js'
 
@@ -46,16 +48,6 @@ async function readStored(dir: string, market: string): Promise<StoredFile> {
 
 async function tempFiles(dir: string): Promise<string[]> {
   return (await readdir(dir)).filter(isTempFile)
-}
-
-/** The same FNV-1a as FileDatabase, so a test can pick markets known to use different lanes. */
-function laneOf(market: string, lanes: number): number {
-  let hash = 0x811c9dc5
-  for (let i = 0; i < market.length; i++) {
-    hash ^= market.charCodeAt(i)
-    hash = Math.imul(hash, 0x01000193)
-  }
-  return (hash >>> 0) % lanes
 }
 
 function deferred(): [Promise<void>, () => void] {
@@ -157,7 +149,7 @@ describe('storage faults beyond a single failed step', () => {
   it('fails only the market whose file is faulted while markets on other lanes keep writing', async () => {
     const names = ['alpha', 'beta', 'gamma', 'delta', 'epsilon']
     const faulted = names[0] as string
-    const healthy = names.find((name) => laneOf(name, 3) !== laneOf(faulted, 3)) as string
+    const healthy = names.find((name) => laneIndex(name, 3) !== laneIndex(faulted, 3)) as string
     const { dir, fs, cache } = await start({ workers: 3 })
     fs.arm({ step: 'write', code: 'EIO', times: Number.POSITIVE_INFINITY, filePrefix: fileNameFor(faulted) })
 
@@ -175,7 +167,9 @@ describe('storage faults beyond a single failed step', () => {
 
   it('writes other lanes while one lane is stuck in fsync', async () => {
     const stuck = 'alpha'
-    const other = ['beta', 'gamma', 'delta', 'epsilon'].find((name) => laneOf(name, 3) !== laneOf(stuck, 3)) as string
+    const other = ['beta', 'gamma', 'delta', 'epsilon'].find(
+      (name) => laneIndex(name, 3) !== laneIndex(stuck, 3),
+    ) as string
     const { dir, fs, cache } = await start({ workers: 3 })
     const [release, unblock] = deferred()
     const [reached, reach] = deferred()
@@ -378,55 +372,8 @@ describe('faults around the directory lock', () => {
   })
 })
 
-type BatchStep = 'open' | 'write' | 'shortWrite' | 'fsyncFile' | 'close' | 'rename' | 'fsyncDir'
-
-/** The real synchronous fs, except that `step` fails with `code` for the file named `victim` (or the directory). */
-function faultySync(step: BatchStep, code: string, victim: string): SyncFileSystem {
-  const paths = new Map<number, string>()
-  const fail = (path: string | undefined) => {
-    if (path?.includes(victim))
-      throw Object.assign(new Error(`${code}: injected ${step} ${path}`), { code, syscall: step, path })
-  }
-  const shortened = new Set<number>()
-  return {
-    openSync(path, flags) {
-      if (step === 'open') fail(path)
-      const fd = nodeFs.openSync(path, flags)
-      paths.set(fd, path)
-      return fd
-    },
-    writeSync(fd, buffer, offset, length, position) {
-      if (step === 'write') fail(paths.get(fd))
-      if (step === 'shortWrite' && paths.get(fd)?.includes(victim)) {
-        // Part of the data lands, then the device refuses the rest.
-        if (shortened.has(fd)) fail(paths.get(fd))
-        shortened.add(fd)
-        return nodeFs.writeSync(fd, buffer, offset, Math.max(1, Math.floor(length / 2)), position)
-      }
-      return nodeFs.writeSync(fd, buffer, offset, length, position)
-    },
-    fdatasyncSync(fd) {
-      if (step === 'fsyncFile') fail(paths.get(fd))
-      nodeFs.fdatasyncSync(fd)
-    },
-    fsyncSync(fd) {
-      if (step === 'fsyncDir') fail(paths.get(fd))
-      nodeFs.fsyncSync(fd)
-    },
-    closeSync(fd) {
-      if (step === 'close') fail(paths.get(fd))
-      nodeFs.closeSync(fd)
-    },
-    renameSync(from, to) {
-      if (step === 'rename') fail(from)
-      nodeFs.renameSync(from, to)
-    },
-    unlinkSync: (path) => nodeFs.unlinkSync(path),
-  }
-}
-
 describe('the worker write path (writeBatchSync, the default without a seam)', () => {
-  const BATCH_STEPS: BatchStep[] = ['open', 'write', 'shortWrite', 'fsyncFile', 'close', 'rename', 'fsyncDir']
+  const BATCH_STEPS: SyncFaultStep[] = ['open', 'write', 'shortWrite', 'fsyncFile', 'close', 'rename', 'fsyncDir']
   describe.each(BATCH_STEPS)('failing %s', (step) => {
     it.each(CODES)('reports %s for the faulted file only, keeping its old content and no temp file', async (code) => {
       const dir = await tempDir()
@@ -438,7 +385,7 @@ describe('the worker write path (writeBatchSync, the default without a seam)', (
         data: `{"new":"${name}"}`,
       }))
       const dirFd = nodeFs.openSync(dir, 'r')
-      const fs = faultySync(step, code, step === 'fsyncDir' ? dir : 'victim')
+      const fs = faultySyncFs(step, code, step === 'fsyncDir' ? dir : 'victim')
       // Open the directory through the double too, so its fsync can be faulted by path.
       const tracked = step === 'fsyncDir' ? fs.openSync(dir, 'r') : dirFd
       let results: ReturnType<typeof writeBatchSync>

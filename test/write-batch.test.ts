@@ -2,46 +2,10 @@ import * as fs from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { type BatchItem, type SyncFileSystem, writeBatchSync } from '../src/write-batch.js'
+import { faultySyncFs, type SyncFaultStep } from './helpers/faulty-sync-fs.js'
 import { useTempDirs } from './helpers/temp-dir.js'
 
 const tempDir = useTempDirs()
-
-type Step = 'openSync' | 'writeSync' | 'fdatasyncSync' | 'closeSync' | 'renameSync'
-
-/** The real `node:fs`, except that `step` fails with EIO for paths containing `victim`. */
-function faulty(step: Step, victim: string, calls: string[] = []): SyncFileSystem {
-  const paths = new Map<number, string>()
-  const fail = (path: string | undefined) => {
-    if (path?.includes(victim)) throw Object.assign(new Error(`EIO: ${step} ${path}`), { code: 'EIO', syscall: step })
-  }
-  return {
-    openSync(path, flags) {
-      if (step === 'openSync') fail(path)
-      const fd = fs.openSync(path, flags)
-      paths.set(fd, path)
-      return fd
-    },
-    writeSync(fd, buffer, offset, length, position) {
-      if (step === 'writeSync') fail(paths.get(fd))
-      return fs.writeSync(fd, buffer, offset, length, position)
-    },
-    fdatasyncSync(fd) {
-      if (step === 'fdatasyncSync') fail(paths.get(fd))
-      fs.fdatasyncSync(fd)
-    },
-    fsyncSync: (fd) => fs.fsyncSync(fd),
-    closeSync(fd) {
-      if (step === 'closeSync') fail(paths.get(fd))
-      fs.closeSync(fd)
-    },
-    renameSync(from, to) {
-      calls.push(`rename ${from}`)
-      if (step === 'renameSync') fail(from)
-      fs.renameSync(from, to)
-    },
-    unlinkSync: (path) => fs.unlinkSync(path),
-  }
-}
 
 async function batchIn(dir: string, names: string[]): Promise<BatchItem[]> {
   for (const name of names) fs.writeFileSync(join(dir, name), 'old')
@@ -63,15 +27,15 @@ describe('writeBatchSync', () => {
     expect(fs.readFileSync(join(dir, 'b.json'), 'utf8')).toBe('new b.json')
   })
 
-  describe.each<Step>(['openSync', 'writeSync', 'fdatasyncSync', 'closeSync', 'renameSync'])(
+  describe.each<SyncFaultStep>(['open', 'write', 'fsyncFile', 'close', 'rename'])(
     'when %s fails for one file',
     (step) => {
       it('fails only that file, keeps its old content, removes its temp file and never renames it after a failed fsync', async () => {
         const dir = await tempDir()
         const items = await batchIn(dir, ['a.json', 'b.json', 'c.json'])
-        const calls: string[] = []
+        const renames: string[] = []
         const dirFd = fs.openSync(dir, 'r')
-        const results = writeBatchSync(faulty(step, 'b.json', calls), dirFd, items, true)
+        const results = writeBatchSync(faultySyncFs(step, 'EIO', 'b.json', renames), dirFd, items, true)
         fs.closeSync(dirFd)
         expect(results[0]).toBeNull()
         expect(results[1]).toMatchObject({ code: 'EIO' })
@@ -80,7 +44,7 @@ describe('writeBatchSync', () => {
         expect(fs.readFileSync(join(dir, 'b.json'), 'utf8')).toBe('old')
         expect(fs.readFileSync(join(dir, 'c.json'), 'utf8')).toBe('new c.json')
         expect(fs.readdirSync(dir).sort()).toEqual(['a.json', 'b.json', 'c.json'])
-        if (step !== 'renameSync') expect(calls.some((call) => call.includes('b.json'))).toBe(false)
+        if (step !== 'rename') expect(renames.some((from) => from.includes('b.json'))).toBe(false)
       })
     },
   )
@@ -89,7 +53,7 @@ describe('writeBatchSync', () => {
     const dir = await tempDir()
     const items = await batchIn(dir, ['a.json', 'b.json'])
     const broken: SyncFileSystem = {
-      ...faulty('openSync', 'nothing'),
+      ...faultySyncFs('open', 'EIO', 'nothing'),
       fsyncSync: () => {
         throw Object.assign(new Error('EIO: fsync'), { code: 'EIO' })
       },
@@ -103,7 +67,7 @@ describe('writeBatchSync', () => {
   it('reports a write that makes no progress as ENOSPC instead of looping', async () => {
     const dir = await tempDir()
     const items = await batchIn(dir, ['a.json'])
-    const stuck: SyncFileSystem = { ...faulty('openSync', 'nothing'), writeSync: () => 0 }
+    const stuck: SyncFileSystem = { ...faultySyncFs('open', 'EIO', 'nothing'), writeSync: () => 0 }
     const dirFd = fs.openSync(dir, 'r')
     expect(writeBatchSync(stuck, dirFd, items, true)).toEqual([expect.objectContaining({ code: 'ENOSPC' })])
     fs.closeSync(dirFd)
