@@ -5,7 +5,7 @@ import { DirLock } from './dir-lock.js'
 import { ClosedError, CorruptDataError } from './errors.js'
 import { fileNameFor, isMarketFile, isTempFile, tempNameFor } from './file-names.js'
 import { type FileHandleLike, type FileSystem, nodeFileSystem } from './file-system.js'
-import { fromSnapshot } from './snapshot.js'
+import { validateSnapshot } from './snapshot.js'
 import type { BatchItem } from './write-batch.js'
 import { type LaneWrite, WriteLane } from './write-lane.js'
 import { WriteWorker } from './write-worker.js'
@@ -132,9 +132,9 @@ export class FileDatabase implements Database {
     } catch (cause) {
       throw new CorruptDataError(`File \`${file}\` of market \`${market}\` is not valid JSON`, market, file, cause)
     }
-    // The actor validates again (any Database may be handed to it); checking here names the file.
-    const problem = fromSnapshot(value, market)
-    if (typeof problem === 'string') {
+    // Validating here names the file; the actor takes the state built here rather than validate again.
+    const problem = validateSnapshot(value, market)
+    if (problem !== undefined) {
       throw new CorruptDataError(`File \`${file}\` of market \`${market}\` is corrupt: ${problem}`, market, file)
     }
     this.#names.set(fileName, market)

@@ -1,8 +1,8 @@
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { fileNameFor } from '../src/file-names.js'
-import { CorruptDataError, FileDatabase, MarketCache } from '../src/index.js'
+import { CorruptDataError, FileDatabase, MarketCache, productSchema } from '../src/index.js'
 import { describeDatabase } from './helpers/describe-database.js'
 import { MemoryDatabase } from './helpers/memory-database.js'
 import { sample, useTempDirs } from './helpers/temp-dir.js'
@@ -113,6 +113,22 @@ describe('FileDatabase', () => {
     expect(await cache.markets()).toEqual([...names].sort())
     for (const name of names) expect(await cache.market(name).listProducts()).toHaveLength(1)
     await cache.close()
+  })
+
+  it('validates each stored product once per load, not once in the database and again in the actor', async () => {
+    const dir = await tempDir()
+    let cache = await MarketCache.start({ dataDir: dir })
+    for (let i = 0; i < 3; i++) await cache.market('m').addProduct(sample)
+    await cache.close()
+    const safeParse = vi.spyOn(productSchema, 'safeParse')
+    try {
+      cache = await MarketCache.start({ dataDir: dir })
+      expect(await cache.market('m').listProducts()).toHaveLength(3)
+      expect(safeParse).toHaveBeenCalledTimes(3)
+      await cache.close()
+    } finally {
+      safeParse.mockRestore()
+    }
   })
 
   it('rejects a workers count below one', () => {
