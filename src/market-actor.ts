@@ -178,11 +178,11 @@ export class MarketActor {
     else this.#held.push({ revision, settle, fail })
   }
 
-  #scheduleStore(): void {
+  /** By default a microtask, which lets the rest of a synchronous burst be applied first, so it shares one store. */
+  #scheduleStore(schedule: (run: () => void) => void = queueMicrotask): void {
     if (this.#storing || this.#storeScheduled) return
     this.#storeScheduled = true
-    // A microtask lets the rest of a synchronous burst be applied first, so it shares one store.
-    queueMicrotask(() => {
+    schedule(() => {
       this.#storeScheduled = false
       this.#store()
     })
@@ -224,11 +224,7 @@ export class MarketActor {
     // Changes are waiting. Let the callers just released make their next calls first (a macrotask runs
     // after all their microtasks), so those changes join the same store instead of waiting for one more.
     // node:timers' setImmediate, so fake timers in a user's tests do not stall the store.
-    this.#storeScheduled = true
-    setImmediate(() => {
-      this.#storeScheduled = false
-      this.#store()
-    })
+    this.#scheduleStore(setImmediate)
   }
 
   #storeFailed(cause: unknown): void {
