@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
-import { join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { writeAll } from './atomic-file.js'
 import { DataDirLockedError } from './errors.js'
+import { tempNameFor } from './file-names.js'
 import type { FileSystem } from './file-system.js'
 
 /** @internal The lock file's name; removed on close, so a closed directory holds only market files. */
@@ -112,8 +113,8 @@ export class DirLock {
 
   /** Creates `path` holding this owner, atomically; false if it already exists. */
   async #link(path: string): Promise<boolean> {
-    // Named as `isTempFile` expects, so one left by a crash is removed when the directory is next opened.
-    const temp = `${path}.${randomBytes(8).toString('hex')}.tmp`
+    // A temp name like the market files' own, so one left by a crash is removed when the directory is next opened.
+    const temp = join(dirname(path), tempNameFor(basename(path)))
     let written = false
     try {
       const handle = await this.#fs.open(temp, 'wx')
