@@ -5,7 +5,7 @@ export default {
   vitest: { configFile: 'vitest.mutation.config.ts' },
   plugins: ['@stryker-mutator/vitest-runner'],
   // The core: actor, mailbox, registry, operations, validation, snapshots and the durable write path.
-  // Not src/write-batch.ts: the write worker runs it from its source text, where Stryker's mutant
+  // Not src/file-database/write-batch.ts: the write worker runs it from its source text, where Stryker's mutant
   // switches would reference globals the worker thread does not have, failing every write.
   mutate: [
     'src/market-actor.ts',
@@ -15,11 +15,11 @@ export default {
     'src/operations.ts',
     'src/product.ts',
     'src/snapshot.ts',
-    'src/file-database.ts',
-    'src/write-lane.ts',
-    'src/atomic-file.ts',
-    'src/file-names.ts',
-    'src/dir-lock.ts',
+    'src/file-database/file-database.ts',
+    'src/file-database/write-lane.ts',
+    'src/file-database/atomic-file.ts',
+    'src/file-database/file-names.ts',
+    'src/file-database/dir-lock.ts',
   ],
   coverageAnalysis: 'perTest',
   // Static mutants (module-level constants, the zod schemas) rerun the whole suite each; skipping them

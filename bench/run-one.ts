@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileNameFor } from '../src/file-names.js'
+import { fileNameFor } from '../src/file-database/file-names.js'
 import { marketName, pickOp, product, rng, type SeedMarket, seedMarket, snapshotJson } from './data.js'
 import { DURABLE_WRITE_LIMIT, durableReplaceLoop, type Store, systems } from './systems.js'
 

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3'
 import { Low } from 'lowdb'
 import { JSONFile } from 'lowdb/node'
 import { nanoid } from 'nanoid'
-import { fileNameFor } from '../src/file-names.js'
+import { fileNameFor } from '../src/file-database/file-names.js'
 import {
   InsufficientStockError,
   MarketCache,

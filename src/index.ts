@@ -12,7 +12,7 @@ export {
   ValidationError,
 } from './errors.js'
 export type { ChangeEvent, MarketCacheEvents, MarketEvent, PersistErrorEvent, PersistedEvent } from './events.js'
-export { FileDatabase, type FileDatabaseOptions } from './file-database.js'
+export { FileDatabase, type FileDatabaseOptions } from './file-database/file-database.js'
 export { MarketCache, type MarketCacheOptions, type MarketCacheStats } from './market-cache.js'
 export { MarketStock } from './market-stock.js'
 export type { ChangeOperation } from './operations.js'

@@ -1,7 +1,7 @@
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it, vi } from 'vitest'
-import { fileNameFor } from '../src/file-names.js'
+import { fileNameFor } from '../src/file-database/file-names.js'
 import { CorruptDataError, FileDatabase, MarketCache, productSchema } from '../src/index.js'
 import { describeDatabase } from './helpers/describe-database.js'
 import { MemoryDatabase } from './helpers/memory-database.js'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { fileNameFor, isMarketFile, isTempFile, tempNameFor } from '../src/file-names.js'
+import { fileNameFor, isMarketFile, isTempFile, tempNameFor } from '../src/file-database/file-names.js'
 
 const hostile = ['../x', '/etc/passwd', 'a/b', 'a\\b', '.', '..', 'CON', 'con', 'NUL', 'Bob', 'bob', '🍎'.repeat(100)]
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { fileNameFor, isMarketFile } from '../src/file-names.js'
+import { fileNameFor, isMarketFile } from '../src/file-database/file-names.js'
 import {
   type ChangeEvent,
   ClosedError,

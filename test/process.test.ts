@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { LOCK_FILE } from '../src/dir-lock.js'
+import { LOCK_FILE } from '../src/file-database/dir-lock.js'
 import { DataDirLockedError, MarketCache } from '../src/index.js'
 import { useChildren } from './helpers/child.js'
 import { sample, useTempDirs } from './helpers/temp-dir.js'

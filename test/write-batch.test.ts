@@ -1,7 +1,7 @@
 import * as fs from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { type BatchItem, type SyncFileSystem, writeBatchSync } from '../src/write-batch.js'
+import { type BatchItem, type SyncFileSystem, writeBatchSync } from '../src/file-database/write-batch.js'
 import { faultySyncFs, type SyncFaultStep } from './helpers/faulty-sync-fs.js'
 import { useTempDirs } from './helpers/temp-dir.js'
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { WriteLane } from '../src/write-lane.js'
+import { WriteLane } from '../src/file-database/write-lane.js'
 import { until } from './helpers/memory-database.js'
 
 function controlledLane() {

@@ -1,6 +1,6 @@
 import { basename } from 'node:path'
-import type { FileHandleLike, FileSystem } from '../../src/file-system.js'
-import { nodeFileSystem } from '../../src/file-system.js'
+import type { FileHandleLike, FileSystem } from '../../src/file-database/file-system.js'
+import { nodeFileSystem } from '../../src/file-database/file-system.js'
 
 /** The steps of a durable replace (and of a load) a fault can hit. */
 export type FaultStep =

@@ -1,5 +1,5 @@
 import * as nodeFs from 'node:fs'
-import type { SyncFileSystem } from '../../src/write-batch.js'
+import type { SyncFileSystem } from '../../src/file-database/write-batch.js'
 
 /** A step of the worker's synchronous durable replace. */
 export type SyncFaultStep = 'open' | 'write' | 'shortWrite' | 'fsyncFile' | 'close' | 'rename' | 'fsyncDir'

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import { writeAll } from './atomic-file.js'
-import { DataDirLockedError } from './errors.js'
+import { DataDirLockedError } from '../errors.js'
 import { tempNameFor } from './file-names.js'
 import type { FileSystem } from './file-system.js'
 
