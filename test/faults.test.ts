@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { laneIndex } from '../src/file-database/file-database.js'
 import { fileNameFor, isTempFile } from '../src/file-database/file-names.js'
 import { type FileSystem, nodeFileSystem } from '../src/file-database/file-system.js'
+import { type BatchItem, writeBatchSync } from '../src/file-database/write-batch.js'
 import {
   ClosedError,
   type Database,
@@ -15,7 +16,6 @@ import {
   MarketCache,
   PersistenceError,
 } from '../src/index.js'
-import { type BatchItem, writeBatchSync } from '../src/file-database/write-batch.js'
 import { type FaultStep, FaultyFileSystem, ioError } from './helpers/faulty-fs.js'
 import { faultySyncFs, type SyncFaultStep } from './helpers/faulty-sync-fs.js'
 import { MemoryDatabase } from './helpers/memory-database.js'

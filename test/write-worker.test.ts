@@ -3,8 +3,8 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { FileDatabase } from '../src/file-database/file-database.js'
 import { fileNameFor } from '../src/file-database/file-names.js'
-import { MarketCache } from '../src/market-cache.js'
 import { WriteWorker } from '../src/file-database/write-worker.js'
+import { MarketCache } from '../src/market-cache.js'
 import { sample, useTempDirs } from './helpers/temp-dir.js'
 
 const tempDir = useTempDirs()
