@@ -3,7 +3,8 @@
  * `MarketCache.start({ database })`, for example to store snapshots elsewhere or to inject faults in tests.
  *
  * A snapshot is a plain JSON value built by the actor: `get` must return a value equal to the last one
- * `store` resolved for, and `store` must resolve only once the snapshot is durable.
+ * `store` resolved for, and `store` must resolve only once the snapshot is durable. The actor validates
+ * whatever `get` returns, so a wrapper may migrate or edit the value before handing it on.
  */
 export interface Database {
   /** Optional and idempotent; `MarketCache.start` awaits it so that setup errors surface at start. */
@@ -16,4 +17,31 @@ export interface Database {
   markets(): Promise<string[]>
   /** Finishes pending stores and releases the storage. */
   close(): Promise<void>
+  /** Optional: where `market` is stored, as a person reads it (a file path, a table row), named in `CorruptDataError`. */
+  locate?(market: string): string
+}
+
+/**
+ * A `Database` that several processes use at once (`PostgresDatabase`). The actor sees `shared: true` and
+ * then never trusts its memory alone: every store is conditional on the revision it last loaded or stored,
+ * and a read is released only after a revision check that started after the read arrived.
+ */
+export interface SharedDatabase extends Database {
+  readonly shared: true
+  /**
+   * Stores `snapshot` (whose `revision` is the new one) only if the stored revision of `market` is still
+   * `expectedRevision` (0: no stored snapshot). Resolves `true` once durable, `false` when another writer
+   * stored first (nothing written). Rejects when the outcome is unknown or the store failed.
+   */
+  storeIf(market: string, snapshot: unknown, expectedRevision: number): Promise<boolean>
+  /** The stored revision of each of `markets` in one round trip; a market with nothing stored is absent. */
+  revisions(markets: readonly string[]): Promise<Map<string, number>>
+}
+
+/** @internal */
+export function isSharedDatabase(database: Database): database is SharedDatabase {
+  const candidate = database as Partial<SharedDatabase>
+  return (
+    candidate.shared === true && typeof candidate.storeIf === 'function' && typeof candidate.revisions === 'function'
+  )
 }

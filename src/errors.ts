@@ -10,6 +10,7 @@ export type MarketErrorCode =
   | 'MAILBOX_FULL'
   | 'CLOSED'
   | 'DATA_DIR_LOCKED'
+  | 'CONFLICT'
 
 /**
  * Base class of every error this library throws or rejects with.
@@ -80,14 +81,15 @@ export class PersistenceError extends MarketError {
   }
 }
 
-/** A market's stored data cannot be parsed or validated. The file is left untouched. */
+/** A market's stored data cannot be parsed or validated. The stored data is left untouched. */
 export class CorruptDataError extends MarketError {
   readonly code = 'CORRUPT_DATA' as const
 
+  /** `location`: where the data is, as the `Database` names it (a file path, a table row), when it does. */
   constructor(
     message: string,
     readonly market: string,
-    readonly file: string | undefined,
+    readonly location: string | undefined,
     cause?: unknown,
   ) {
     super(message, { cause })
@@ -124,5 +126,20 @@ export class DataDirLockedError extends MarketError {
     readonly ownerPid: number | undefined,
   ) {
     super(`Data directory \`${dir}\` is locked by ${ownerPid === undefined ? 'another owner' : `process ${ownerPid}`}`)
+  }
+}
+
+/**
+ * On a database shared by several instances, other instances stored this market first `attempts` times in a
+ * row; the calls waiting for that store reject with this error and nothing of theirs is stored. Retry later.
+ */
+export class ConflictError extends MarketError {
+  readonly code = 'CONFLICT' as const
+
+  constructor(
+    readonly market: string,
+    readonly attempts: number,
+  ) {
+    super(`Market \`${market}\` was changed by another instance ${attempts} times in a row; nothing was stored`)
   }
 }

@@ -1,6 +1,7 @@
-export type { Database } from './database.js'
+export type { Database, SharedDatabase } from './database.js'
 export {
   ClosedError,
+  ConflictError,
   CorruptDataError,
   DataDirLockedError,
   InsufficientStockError,

@@ -75,7 +75,7 @@ describe('FileDatabase', () => {
       .addProduct(sample)
       .catch((e: unknown) => e)
     expect(error).toBeInstanceOf(CorruptDataError)
-    expect((error as CorruptDataError).file).toBe(file)
+    expect((error as CorruptDataError).location).toBe(file)
     expect((error as Error).message).toContain(file)
     await expect(cache.market('m').listProducts()).rejects.toBeInstanceOf(CorruptDataError)
     expect(await cache.market('healthy').listProducts()).toHaveLength(1)
