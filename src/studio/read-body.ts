@@ -1,0 +1,49 @@
+import type { IncomingMessage } from 'node:http'
+
+/** Bodies are one product or one delta: a few hundred bytes. Anything far larger is not from the page. */
+export const MAX_BODY_BYTES = 16 * 1024
+
+/** @internal A request body the studio refuses, with the status to answer. */
+export class BodyError extends Error {
+  constructor(
+    readonly status: 400 | 413 | 415,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+/**
+ * @internal
+ * Reads and parses a JSON body of at most `MAX_BODY_BYTES`, stopping as soon as it grows past the limit.
+ * @throws {BodyError} 415 unless the body is declared JSON, 413 past the limit, 400 when it does not parse.
+ */
+export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
+  const type = req.headers['content-type'] ?? ''
+  if (!/^application\/json\s*(?:;|$)/i.test(type)) {
+    throw new BodyError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Expected a JSON body (Content-Type: application/json)')
+  }
+  const tooLarge = () => new BodyError(413, 'PAYLOAD_TOO_LARGE', `Request body is larger than ${MAX_BODY_BYTES} bytes`)
+  if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) throw tooLarge()
+  const body = await new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const onData = (chunk: Buffer) => {
+      size += chunk.length
+      if (size <= MAX_BODY_BYTES) return void chunks.push(chunk)
+      // Keep draining (and discarding) instead of destroying the socket, so the client reads the 413.
+      req.off('data', onData)
+      req.resume()
+      reject(tooLarge())
+    }
+    req.on('data', onData)
+    req.once('end', () => resolve(Buffer.concat(chunks)))
+    req.once('error', reject)
+  })
+  try {
+    return JSON.parse(body.toString('utf8'))
+  } catch {
+    throw new BodyError(400, 'INVALID_JSON', 'Request body is not valid JSON')
+  }
+}
