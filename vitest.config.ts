@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config'
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // One throwaway PostgreSQL server for the run (or MARKET_SYSTEM_PG_URL), for the test/postgres-* suites.
+    globalSetup: ['test/helpers/postgres-global-setup.ts'],
     // Several suites spawn real child processes and fsync real files; the machines are shared and slow.
     testTimeout: 60_000,
     hookTimeout: 60_000,

@@ -1,0 +1,203 @@
+import type { Pool } from 'pg'
+import type { SharedDatabase } from '../database.js'
+import { ClosedError, CorruptDataError } from '../errors.js'
+import { boundedQuery, type Query } from './bounded-query.js'
+import { loadPg } from './load-pg.js'
+import { fromStoredName, toStoredName } from './market-names.js'
+import { type ParsedOptions, type PostgresDatabaseOptions, parseOptions } from './options.js'
+import { ensureTable } from './table-schema.js'
+
+const pg = loadPg()
+
+const revisionOf = (snapshot: unknown): number => {
+  const revision = (snapshot as { revision?: unknown } | null)?.revision
+  return typeof revision === 'number' && Number.isSafeInteger(revision) ? revision : 0
+}
+
+/** An idle pooled connection that drops is already out of the pool; the next call opens a new one. */
+const ignoreIdleError = () => {}
+
+/**
+ * A `Database` that several processes share: one row per market in a PostgreSQL table, stored only if
+ * nobody else stored since (`storeIf`), with the revisions of many markets in one round trip (`revisions`).
+ * Every call settles within `connectionTimeoutMs + queryTimeoutMs`, with the `pg` error when it fails.
+ *
+ * @example
+ * ```ts
+ * import { MarketCache } from 'market-system'
+ * import { PostgresDatabase } from 'market-system/postgres'
+ *
+ * const cache = await MarketCache.start({
+ *   database: new PostgresDatabase({ connectionString: process.env.DATABASE_URL }),
+ * })
+ * ```
+ * @throws {ValidationError} from the constructor, for malformed options.
+ */
+export class PostgresDatabase implements SharedDatabase {
+  readonly shared = true as const
+  readonly #options: ParsedOptions
+  readonly #pool: Pool
+  readonly #query: Query
+  /** Unconditional stores of one market, chained so that they land in the order they were called. */
+  readonly #tails = new Map<string, Promise<unknown>>()
+  readonly #inFlight = new Set<Promise<unknown>>()
+  #located: string
+  #opening: Promise<void> | undefined
+  #closing: Promise<void> | undefined
+
+  constructor(options: PostgresDatabaseOptions) {
+    this.#options = parseOptions(options)
+    const { connectionString, connectionTimeoutMs, queryTimeoutMs, max } = this.#options
+    this.#pool =
+      this.#options.pool ??
+      new pg.Pool({
+        connectionString,
+        max,
+        connectionTimeoutMillis: connectionTimeoutMs,
+        query_timeout: queryTimeoutMs,
+        keepAlive: true,
+        // Idle connections alone do not keep a process alive that forgot to close the cache.
+        allowExitOnIdle: true,
+      })
+    // A pool emits `error` for an idle connection that drops (a server restart); with no listener that ends
+    // the process. Attached to a user's pool too, and removed again by `close()`.
+    this.#pool.on('error', ignoreIdleError)
+    this.#query = boundedQuery(this.#pool, this.#options)
+    this.#located = this.#options.table
+  }
+
+  /** Creates the table if it is missing and checks its shape. Idempotent; other methods call it first. */
+  open(): Promise<void> {
+    if (this.#closing) return Promise.reject(new ClosedError('PostgresDatabase'))
+    this.#opening ??= ensureTable(this.#query, this.#options.table).then(
+      (located) => {
+        this.#located = located
+      },
+      (error: unknown) => {
+        this.#opening = undefined
+        throw error
+      },
+    )
+    return this.#opening
+  }
+
+  /** Where `market` is stored, as `CorruptDataError` names it: ``table "public"."market_system_markets", row `Bob` ``. */
+  locate(market: string): string {
+    return `table ${this.#located}, row \`${market}\``
+  }
+
+  get(market: string): Promise<unknown | undefined> {
+    return this.#run(async () => {
+      // As text, parsed here: a user's pool may have its own json type parser.
+      const { rows } = await this.#query<{ revision: string | number; snapshot: string }>(
+        `SELECT revision, snapshot::text AS snapshot FROM ${this.#options.table} WHERE name = $1`,
+        [toStoredName(market)],
+      )
+      const row = rows[0]
+      if (!row) return undefined
+      const corrupt = (problem: string, cause?: unknown) =>
+        new CorruptDataError(
+          `Stored data of market \`${market}\` (${this.locate(market)}) is corrupt: ${problem}`,
+          market,
+          this.locate(market),
+          cause,
+        )
+      let value: unknown
+      try {
+        value = JSON.parse(row.snapshot)
+      } catch (cause) {
+        throw corrupt('not valid JSON', cause)
+      }
+      // The actor validates the snapshot (and names `locate(market)` when it fails). The row's `revision`
+      // column must agree with it: conditional stores compare the column with the revision the actor loaded.
+      const revision = (value as { revision?: unknown } | null)?.revision
+      if (Number.isSafeInteger(revision) && Number(row.revision) !== revision) {
+        throw corrupt(`column \`revision\` is ${row.revision} but the snapshot's revision is ${revision}`)
+      }
+      return value
+    })
+  }
+
+  /** Stores unconditionally (an import); stores of one market land in the order they were called. */
+  store(market: string, snapshot: unknown): Promise<void> {
+    const previous = this.#tails.get(market) ?? Promise.resolve()
+    const stored = this.#run(async () => {
+      await previous.catch(() => {})
+      await this.#query(
+        `INSERT INTO ${this.#options.table} (name, revision, snapshot, updated_at) VALUES ($1, $2, $3, now())
+         ON CONFLICT (name) DO UPDATE
+           SET revision = EXCLUDED.revision, snapshot = EXCLUDED.snapshot, updated_at = EXCLUDED.updated_at`,
+        [toStoredName(market), revisionOf(snapshot), JSON.stringify(snapshot)],
+      )
+    })
+    this.#tails.set(market, stored)
+    const forget = () => {
+      if (this.#tails.get(market) === stored) this.#tails.delete(market)
+    }
+    stored.then(forget, forget)
+    return stored
+  }
+
+  /**
+   * Stores `snapshot` (its `revision` becomes the row's) only if the row's revision is `expectedRevision`, 0
+   * meaning no row (or one at revision 0), in one statement. Resolves `false` when another writer stored first.
+   * Rejects when the outcome is unknown (the connection dropped or timed out mid-statement).
+   */
+  storeIf(market: string, snapshot: unknown, expectedRevision: number): Promise<boolean> {
+    return this.#run(async () => {
+      const values = [toStoredName(market), revisionOf(snapshot), JSON.stringify(snapshot), expectedRevision]
+      // READ COMMITTED re-checks the WHERE clause on the row version a concurrent writer committed, and an
+      // INSERT that finds a row committed meanwhile takes the conflict branch: a lost race is 0 rows, never both.
+      const { rowCount } = await this.#query(
+        expectedRevision === 0
+          ? `INSERT INTO ${this.#options.table} AS t (name, revision, snapshot, updated_at) VALUES ($1, $2, $3, now())
+             ON CONFLICT (name) DO UPDATE
+               SET revision = EXCLUDED.revision, snapshot = EXCLUDED.snapshot, updated_at = EXCLUDED.updated_at
+               WHERE t.revision = $4`
+          : `UPDATE ${this.#options.table} SET revision = $2, snapshot = $3, updated_at = now()
+             WHERE name = $1 AND revision = $4`,
+        values,
+      )
+      return rowCount === 1
+    })
+  }
+
+  revisions(markets: readonly string[]): Promise<Map<string, number>> {
+    return this.#run(async () => {
+      const revisions = new Map<string, number>()
+      if (markets.length === 0) return revisions
+      const { rows } = await this.#query<{ name: string; revision: string | number }>(
+        `SELECT name, revision FROM ${this.#options.table} WHERE name = ANY($1::text[])`,
+        [markets.map(toStoredName)],
+      )
+      for (const row of rows) revisions.set(fromStoredName(row.name), Number(row.revision))
+      return revisions
+    })
+  }
+
+  markets(): Promise<string[]> {
+    return this.#run(async () => {
+      const { rows } = await this.#query<{ name: string }>(`SELECT name FROM ${this.#options.table}`)
+      return rows.map((row) => fromStoredName(row.name))
+    })
+  }
+
+  /** Waits for calls in flight, then ends the pool it created (a `pool` you passed stays open). Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await Promise.allSettled([...this.#inFlight])
+      this.#pool.removeListener('error', ignoreIdleError)
+      if (!this.#options.pool) await this.#pool.end()
+    })()
+    return this.#closing
+  }
+
+  #run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.#closing) return Promise.reject(new ClosedError('PostgresDatabase'))
+    const running = this.open().then(work)
+    this.#inFlight.add(running)
+    const forget = () => this.#inFlight.delete(running)
+    running.then(forget, forget)
+    return running
+  }
+}
