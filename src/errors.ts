@@ -96,7 +96,10 @@ export class CorruptDataError extends MarketError {
   }
 }
 
-/** The market already had `maxMailbox` messages queued; retry later. */
+/**
+ * The market already holds `maxMailbox` calls (queued, or applied and waiting until their change is durable);
+ * retry later. This is back-pressure: a slow disk makes callers wait or retry instead of growing memory.
+ */
 export class MailboxFullError extends MarketError {
   readonly code = 'MAILBOX_FULL' as const
 
@@ -104,7 +107,7 @@ export class MailboxFullError extends MarketError {
     readonly market: string,
     readonly capacity: number,
   ) {
-    super(`Mailbox of market \`${market}\` is full (${capacity} messages queued)`)
+    super(`Mailbox of market \`${market}\` is full (${capacity} calls queued or waiting to be durable)`)
   }
 }
 

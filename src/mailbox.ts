@@ -1,7 +1,7 @@
 /**
  * @internal
  * A FIFO mailbox that runs one message to completion before the next. System messages
- * (the actor's own `load`) jump the queue and do not count against the capacity.
+ * (the actor's own `load`) jump the queue and are not counted in `size`. The actor bounds it.
  *
  * Messages whose handler returns synchronously are drained in one tight loop, so a burst of
  * calls is applied within a single macrotask and the actor's next store carries all of them.
@@ -10,7 +10,6 @@ export class Mailbox<M> {
   readonly #handle: (message: M) => void | Promise<void>
   readonly #onError: (error: unknown) => void
   readonly #onIdle: () => void
-  readonly #capacity: number
   #system: M[] = []
   #queue: (M | undefined)[] = []
   #head = 0
@@ -20,12 +19,10 @@ export class Mailbox<M> {
     handle: (message: M) => void | Promise<void>
     onError: (error: unknown) => void
     onIdle: () => void
-    capacity: number
   }) {
     this.#handle = options.handle
     this.#onError = options.onError
     this.#onIdle = options.onIdle
-    this.#capacity = options.capacity
   }
 
   /** Caller messages waiting to run (system messages and the running one excluded). */
@@ -38,12 +35,18 @@ export class Mailbox<M> {
     return this.#running || this.size > 0 || this.#system.length > 0
   }
 
-  /** Queues a caller message; false when `capacity` messages are already waiting. */
-  offer(message: M): boolean {
-    if (this.size >= this.#capacity) return false
+  /** Queues a caller message. */
+  post(message: M): void {
     this.#queue.push(message)
     this.#kick()
-    return true
+  }
+
+  /** Puts caller messages back at the head of the queue, in the given order (a replay after a conflict). */
+  prepend(messages: readonly M[]): void {
+    if (messages.length === 0) return
+    this.#queue = [...messages, ...this.#queue.slice(this.#head)]
+    this.#head = 0
+    this.#kick()
   }
 
   /** Queues a system message ahead of every caller message. */

@@ -1,9 +1,11 @@
 import { setImmediate } from 'node:timers'
-import type { Database } from './database.js'
-import { CorruptDataError, MailboxFullError, MarketError, PersistenceError } from './errors.js'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { type Database, isSharedDatabase, type SharedDatabase } from './database.js'
+import { ConflictError, CorruptDataError, MailboxFullError, MarketError, PersistenceError } from './errors.js'
 import type { Emit } from './events.js'
 import { Mailbox } from './mailbox.js'
 import type { Applied, Operation } from './operations.js'
+import { type HeldReply, OutputGate } from './output-gate.js'
 import { fromSnapshot, type MarketState, toSnapshot } from './snapshot.js'
 
 interface Call {
@@ -12,21 +14,30 @@ interface Call {
   reject: (error: unknown) => void
 }
 
-type Message = { kind: 'load' } | ({ kind: 'call' } & Call)
+type Message = { kind: 'load'; backoffMs: number } | ({ kind: 'call' } & Call)
 
-/** A reply the output gate holds until the state it was computed from is durable. */
-interface HeldReply {
-  revision: number
-  settle: () => void
-  fail: (error: unknown) => void
-}
+/**
+ * Where the actor's next store stands:
+ *
+ * | phase       | means                                     | leaves for                                               |
+ * |-------------|-------------------------------------------|----------------------------------------------------------|
+ * | `idle`      | nothing scheduled or in flight            | `scheduled` when a change is applied                     |
+ * | `scheduled` | a store will start on a microtask/macrotask | `storing` if changes are unwritten, else `idle`        |
+ * | `storing`   | one store in flight (never two)           | `scheduled` if changes wait, `idle` after success or failure |
+ */
+type StorePhase = 'idle' | 'scheduled' | 'storing'
 
 /** @internal */
 export interface MarketActorOptions {
   market: string
   database: Database
   emit: Emit
+  /** Bound on calls queued plus replies held at the gate. */
   maxMailbox: number
+  /** Shared database only: consecutive conflicts before the waiting calls reject with `ConflictError`. */
+  maxConflicts: number
+  /** Shared database only: the cache's batched revision check. */
+  checkRevision?: (market: string) => Promise<number>
   /** Called whenever the actor has nothing queued, running, unwritten or held. */
   onIdle: () => void
 }
@@ -38,35 +49,47 @@ export interface MarketActorOptions {
  *
  * While a store is in flight, later messages keep being applied; the store that follows carries
  * all of them (group commit), so a burst of N changes costs far fewer than N stores.
+ *
+ * On a shared database other instances write too: stores are conditional on the revision last loaded
+ * or stored, and a read waits for a revision check. When another instance got there first, the actor
+ * reloads and applies the held calls again, in their order, before anything queued after them.
  */
 export class MarketActor {
   readonly market: string
   readonly #database: Database
+  readonly #shared: SharedDatabase | undefined
+  readonly #checkRevision: ((market: string) => Promise<number>) | undefined
   readonly #emit: Emit
   readonly #onIdle: () => void
+  readonly #maxMailbox: number
+  readonly #maxConflicts: number
   readonly #mailbox: Mailbox<Message>
+  readonly #gate = new OutputGate<Call>()
   #state: MarketState | undefined
-  /** The revision known to be on disk; replies computed at a later revision are held. */
+  /** The revision known stored; replies computed at a later revision are held. */
   #durable = 0
-  #held: HeldReply[] = []
-  #storing = false
-  #storeScheduled = false
+  #phase: StorePhase = 'idle'
   #loadQueued = false
+  /** Conflicts and stale reads in a row, reset by a store or check that found this instance up to date. */
+  #conflicts = 0
   #idleWaiters: (() => void)[] = []
 
   constructor(options: MarketActorOptions) {
     this.market = options.market
     this.#database = options.database
+    this.#shared = isSharedDatabase(options.database) ? options.database : undefined
+    this.#checkRevision = options.checkRevision
     this.#emit = options.emit
     this.#onIdle = options.onIdle
+    this.#maxMailbox = options.maxMailbox
+    this.#maxConflicts = options.maxConflicts
     this.#mailbox = new Mailbox<Message>({
-      capacity: options.maxMailbox,
       handle: (message) => this.#handle(message),
       onError: (error) => this.#reportBug(error),
       onIdle: () => this.#checkIdle(),
     })
     // Deferred initialization: `load` is queued before any caller can reach this actor.
-    this.#queueLoad()
+    this.#queueLoad(0)
   }
 
   /** Caller messages waiting in the mailbox. */
@@ -80,9 +103,7 @@ export class MarketActor {
   }
 
   get idle(): boolean {
-    return (
-      !this.#mailbox.busy && !this.#storing && !this.#storeScheduled && this.#held.length === 0 && this.unwritten === 0
-    )
+    return !this.#mailbox.busy && this.#phase === 'idle' && this.#gate.size === 0 && this.unwritten === 0
   }
 
   /** Resolves once the actor is idle: every queued message has run and every change is durable. */
@@ -93,37 +114,40 @@ export class MarketActor {
 
   call<T>(operation: Operation<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      if (this.#state === undefined && !this.#loadQueued) this.#queueLoad()
-      const accepted = this.#mailbox.offer({
-        kind: 'call',
-        operation,
-        resolve: resolve as (value: unknown) => void,
-        reject,
-      })
-      if (!accepted) reject(new MailboxFullError(this.market, this.#mailbox.size))
+      // Held replies count: with a slow disk they, not the queue, are what grows.
+      const holding = this.#mailbox.size + this.#gate.size
+      if (holding >= this.#maxMailbox) {
+        reject(new MailboxFullError(this.market, holding))
+        return
+      }
+      if (this.#state === undefined && !this.#loadQueued) this.#queueLoad(0)
+      this.#mailbox.post({ kind: 'call', operation, resolve: resolve as (value: unknown) => void, reject })
     })
   }
 
-  #queueLoad(): void {
+  #queueLoad(backoffMs: number): void {
     this.#loadQueued = true
-    this.#mailbox.postFront({ kind: 'load' })
+    this.#mailbox.postFront({ kind: 'load', backoffMs })
   }
 
   #handle(message: Message): void | Promise<void> {
-    if (message.kind === 'load') return this.#load()
+    if (message.kind === 'load') return this.#load(message.backoffMs)
     this.#apply(message)
   }
 
-  async #load(): Promise<void> {
+  async #load(backoffMs: number): Promise<void> {
     this.#state = undefined
     try {
+      // node:timers/promises, so fake timers in a user's tests do not stall a replay.
+      if (backoffMs > 0) await sleep(backoffMs)
       const stored = await this.#database.get(this.market)
       const state = stored === undefined ? { revision: 0, products: new Map() } : fromSnapshot(stored, this.market)
       if (typeof state === 'string') {
+        const location = this.#database.locate?.(this.market)
         throw new CorruptDataError(
-          `Stored data of market \`${this.market}\` is corrupt: ${state}`,
+          `Stored data of market \`${this.market}\`${location === undefined ? '' : ` (${location})`} is corrupt: ${state}`,
           this.market,
-          undefined,
+          location,
         )
       }
       this.#state = state
@@ -152,7 +176,7 @@ export class MarketActor {
       applied = call.operation(state, this.market)
     } catch (error) {
       // Errors such as ProductNotFoundError reveal state, so they wait at the gate like values.
-      this.#reply(state.revision, () => call.reject(error), call.reject)
+      this.#reply(call, state.revision, () => call.reject(error), false)
       return
     }
     const { change } = applied
@@ -160,64 +184,102 @@ export class MarketActor {
       state.revision += 1
       const payload = { market: this.market, revision: state.revision, ...change }
       this.#reply(
+        call,
         state.revision,
         () => {
           call.resolve(applied.value)
           this.#emit('change', payload)
         },
-        call.reject,
+        true,
       )
-      this.#scheduleStore()
+      this.#scheduleStore(queueMicrotask)
     } else {
-      this.#reply(state.revision, () => call.resolve(applied.value), call.reject)
+      this.#reply(call, state.revision, () => call.resolve(applied.value), false)
     }
   }
 
-  #reply(revision: number, settle: () => void, fail: (error: unknown) => void): void {
-    if (revision <= this.#durable) settle()
-    else this.#held.push({ revision, settle, fail })
+  #reply(call: Call, revision: number, settle: () => void, changed: boolean): void {
+    if (this.#checkRevision === undefined || changed) {
+      // A change is confirmed by its own (conditional) store, which starts after it was applied.
+      if (revision <= this.#durable && this.#gate.size === 0) settle()
+      else this.#gate.hold({ call, revision, settle })
+      return
+    }
+    const reply: HeldReply<Call> = { call, revision, settle, check: { seen: undefined } }
+    this.#gate.hold(reply)
+    this.#checkRevision(this.market).then(
+      (seen) => {
+        ;(reply.check as { seen: number | undefined }).seen = seen
+        this.#release()
+      },
+      (cause: unknown) => {
+        if (!this.#gate.remove(reply)) return
+        call.reject(
+          new PersistenceError(`Could not check market \`${this.market}\`: ${String(cause)}`, this.market, cause),
+        )
+        this.#release()
+      },
+    )
+  }
+
+  #release(): void {
+    const outcome = this.#gate.release(this.#durable)
+    // While a store is in flight its outcome decides: success makes the newer revision ours, conflict replays.
+    if (outcome === 'stale' && this.#phase !== 'storing') this.#replay()
+    else if (outcome === 'clear' && this.#checkRevision !== undefined) this.#conflicts = 0
+    this.#checkIdle()
   }
 
   /** By default a microtask, which lets the rest of a synchronous burst be applied first, so it shares one store. */
-  #scheduleStore(schedule: (run: () => void) => void = queueMicrotask): void {
-    if (this.#storing || this.#storeScheduled) return
-    this.#storeScheduled = true
+  #scheduleStore(schedule: (run: () => void) => void): void {
+    if (this.#phase !== 'idle') return
+    this.#phase = 'scheduled'
     schedule(() => {
-      this.#storeScheduled = false
-      this.#store()
+      if (this.#phase === 'scheduled') this.#store()
     })
   }
 
   #store(): void {
     const state = this.#state
-    if (this.#storing || state === undefined || state.revision === this.#durable) {
+    if (state === undefined || state.revision === this.#durable) {
+      this.#phase = 'idle'
       this.#checkIdle()
       return
     }
-    this.#storing = true
+    this.#phase = 'storing'
     const revision = state.revision
+    const expected = this.#durable
     const started = performance.now()
-    let stored: Promise<void>
+    let stored: Promise<boolean | undefined | void>
     try {
-      stored = this.#database.store(this.market, toSnapshot(this.market, state))
+      const snapshot = toSnapshot(this.market, state)
+      stored = this.#shared
+        ? this.#shared.storeIf(this.market, snapshot, expected)
+        : this.#database.store(this.market, snapshot)
     } catch (error) {
       stored = Promise.reject(error)
     }
     stored.then(
-      () => this.#stored(revision, performance.now() - started),
+      (written) => {
+        if (written === false) this.#conflict()
+        else this.#stored(revision, performance.now() - started)
+      },
       (error: unknown) => this.#storeFailed(error),
     )
   }
 
   #stored(revision: number, durationMs: number): void {
-    this.#storing = false
+    this.#phase = 'idle'
     this.#durable = revision
+    this.#conflicts = 0
     this.#emit('persisted', { market: this.market, revision, durationMs })
-    let released = 0
-    while (released < this.#held.length && (this.#held[released] as HeldReply).revision <= revision) released++
-    const replies = this.#held.splice(0, released)
-    for (const reply of replies) reply.settle()
-    if (replies.length === 0 || this.#state === undefined || this.#state.revision === this.#durable) {
+    const before = this.#gate.size
+    this.#release()
+    if (this.#phase !== 'idle' || this.#state === undefined || this.#state.revision === this.#durable) {
+      this.#checkIdle()
+      return
+    }
+    if (this.#gate.size === before) {
       this.#store()
       return
     }
@@ -228,7 +290,7 @@ export class MarketActor {
   }
 
   #storeFailed(cause: unknown): void {
-    this.#storing = false
+    this.#phase = 'idle'
     const error = new PersistenceError(
       `Could not store market \`${this.market}\`: ${cause instanceof Error ? cause.message : String(cause)}`,
       this.market,
@@ -236,11 +298,41 @@ export class MarketActor {
     )
     // Memory ran ahead of disk: drop it and reload before any queued call runs on lost changes.
     this.#state = undefined
-    this.#queueLoad()
-    const replies = this.#held
-    this.#held = []
-    for (const reply of replies) reply.fail(error)
+    this.#queueLoad(0)
+    for (const reply of this.#gate.takeAll()) reply.call.reject(error)
     this.#emit('persistError', { market: this.market, error })
+  }
+
+  #conflict(): void {
+    this.#phase = 'idle'
+    this.#replay()
+  }
+
+  /**
+   * Another instance stored this market after this one loaded it: reload, then apply the held calls again
+   * in their order, ahead of everything queued after them. Operations are pure functions of the state, so
+   * this is safe. After `maxConflicts` in a row the held calls reject instead, with nothing of theirs stored.
+   */
+  #replay(): void {
+    this.#conflicts += 1
+    this.#state = undefined
+    const replay: Call[] = []
+    for (const reply of this.#gate.takeAll()) {
+      // A change already stored (held behind a stale read) must not be applied twice.
+      if (reply.check === undefined && reply.revision <= this.#durable) reply.settle()
+      else replay.push(reply.call)
+    }
+    if (this.#conflicts >= this.#maxConflicts) {
+      const error = new ConflictError(this.market, this.#conflicts)
+      this.#conflicts = 0
+      for (const call of replay) call.reject(error)
+      this.#queueLoad(0)
+      return
+    }
+    // The load first: prepending kicks an idle mailbox, which must find the load ahead of the replayed calls.
+    // Randomized and growing, so instances contending for one hot market take turns instead of colliding again.
+    this.#queueLoad(Math.random() * Math.min(100, 2 ** this.#conflicts))
+    this.#mailbox.prepend(replay.map((call) => ({ kind: 'call', ...call })))
   }
 
   #checkIdle(): void {

@@ -1,12 +1,13 @@
 import { nanoid } from 'nanoid'
 import { z } from 'zod'
-import type { Database } from './database.js'
+import { type Database, isSharedDatabase } from './database.js'
 import { ClosedError, MarketError, PersistenceError, ValidationError } from './errors.js'
 import { Emitter, type MarketCacheEvents } from './events.js'
 import { FileDatabase } from './file-database/file-database.js'
 import { MarketActor } from './market-actor.js'
 import { MarketStock } from './market-stock.js'
 import { parseMarketName } from './product.js'
+import { RevisionCheck } from './revision-check.js'
 
 /** Options of `MarketCache.start(options)`. */
 export interface MarketCacheOptions {
@@ -27,13 +28,23 @@ export interface MarketCacheOptions {
    * @default true
    */
   fsync?: boolean
-  /** Release an actor (and its memory) after this long with nothing queued or unwritten. Default: never. */
+  /**
+   * Release an actor (and its memory) after this long with nothing queued or unwritten. Default: never.
+   * At most 2 147 483 647 (about 24.8 days, the longest timer Node.js keeps); more is a `ValidationError`.
+   */
   idleTimeoutMs?: number
   /**
-   * A call that finds this many messages queued for its market rejects with `MailboxFullError`.
+   * A call that finds this many calls held by its market (queued in the mailbox, or applied and waiting
+   * for their store) rejects at once with `MailboxFullError`: back-pressure instead of unbounded memory.
    * @default 10000
    */
   maxMailbox?: number
+  /**
+   * On a shared database (`PostgresDatabase`): how many times in a row another instance may store a market
+   * first before the calls waiting for this instance's store reject with `ConflictError`.
+   * @default 10
+   */
+  maxConflicts?: number
   /**
    * Generates product ids.
    * @default nanoid
@@ -56,13 +67,17 @@ const isDatabase = (value: unknown): value is Database =>
   value !== null &&
   ['get', 'store', 'markets', 'close'].every((key) => typeof (value as Record<string, unknown>)[key] === 'function')
 
+const MAX_TIMER_MS = 2 ** 31 - 1
+
 const optionsSchema = z.strictObject({
   dataDir: z.string().min(1).optional(),
   database: z.custom<Database>(isDatabase, 'Expected `database` to implement get, store, markets and close').optional(),
   workers: z.int().min(1).optional(),
   fsync: z.boolean().optional(),
-  idleTimeoutMs: z.number().positive().optional(),
+  // setTimeout cuts anything longer to 1 ms, which would passivate at once.
+  idleTimeoutMs: z.number().positive().max(MAX_TIMER_MS).optional(),
   maxMailbox: z.int().min(1).optional(),
+  maxConflicts: z.int().min(1).optional(),
   generateId: z.custom<() => string>((value) => typeof value === 'function', 'Expected a function').optional(),
 })
 
@@ -84,6 +99,8 @@ export class MarketCache {
   readonly #idleTimers = new Map<string, ReturnType<typeof setTimeout>>()
   readonly #idleTimeoutMs: number | undefined
   readonly #maxMailbox: number
+  readonly #maxConflicts: number
+  readonly #revisionCheck: RevisionCheck | undefined
   readonly #generateId: () => string
   #closing: Promise<void> | undefined
 
@@ -91,6 +108,8 @@ export class MarketCache {
     this.#database = database
     this.#idleTimeoutMs = options.idleTimeoutMs
     this.#maxMailbox = options.maxMailbox ?? 10_000
+    this.#maxConflicts = options.maxConflicts ?? 10
+    this.#revisionCheck = isSharedDatabase(database) ? new RevisionCheck(database) : undefined
     this.#generateId = options.generateId ?? (() => nanoid())
   }
 
@@ -142,6 +161,8 @@ export class MarketCache {
         database: this.#database,
         emit: this.#emitter.emit,
         maxMailbox: this.#maxMailbox,
+        maxConflicts: this.#maxConflicts,
+        ...(this.#revisionCheck && { checkRevision: this.#revisionCheck.check.bind(this.#revisionCheck) }),
         onIdle: () => this.#armIdleTimer(market),
       })
       this.#actors.set(market, actor)

@@ -14,7 +14,6 @@ function recorder(handle: (message: string) => void | Promise<void> = () => {}) 
   const errors: unknown[] = []
   let idle = 0
   const mailbox = new Mailbox<string>({
-    capacity: 3,
     handle: (message) => {
       log.push(`start ${message}`)
       const result = handle(message)
@@ -31,9 +30,9 @@ describe('Mailbox', () => {
   it('runs messages in FIFO order, one to completion before the next, even when handlers are async', async () => {
     const gates = new Map([['a', deferred()]])
     const { mailbox, log } = recorder((message) => gates.get(message)?.promise)
-    mailbox.offer('a')
-    mailbox.offer('b')
-    mailbox.offer('c')
+    mailbox.post('a')
+    mailbox.post('b')
+    mailbox.post('c')
     expect(log).toEqual(['start a'])
     expect(mailbox.busy).toBe(true)
     gates.get('a')?.resolve()
@@ -42,24 +41,28 @@ describe('Mailbox', () => {
     expect(mailbox.busy).toBe(false)
   })
 
-  it('refuses a message once capacity messages are waiting, and accepts again after draining', async () => {
+  it('puts replayed messages back ahead of waiting ones, in their order, and counts them', async () => {
     const gate = deferred()
-    const { mailbox } = recorder((message) => (message === 'slow' ? gate.promise : undefined))
-    mailbox.offer('slow')
-    expect([mailbox.offer('1'), mailbox.offer('2'), mailbox.offer('3')]).toEqual([true, true, true])
+    const { mailbox, log } = recorder((message) => (message === 'slow' ? gate.promise : undefined))
+    mailbox.post('slow')
+    mailbox.post('later')
+    mailbox.prepend(['replay 1', 'replay 2'])
     expect(mailbox.size).toBe(3)
-    expect(mailbox.offer('4')).toBe(false)
     gate.resolve()
     await new Promise((resolve) => setImmediate(resolve))
-    expect(mailbox.size).toBe(0)
-    expect(mailbox.offer('5')).toBe(true)
+    expect(log.filter((line) => line.startsWith('start'))).toEqual([
+      'start slow',
+      'start replay 1',
+      'start replay 2',
+      'start later',
+    ])
   })
 
   it('runs system messages ahead of waiting caller messages without counting them', async () => {
     const gate = deferred()
     const { mailbox, log } = recorder((message) => (message === 'slow' ? gate.promise : undefined))
-    mailbox.offer('slow')
-    mailbox.offer('caller')
+    mailbox.post('slow')
+    mailbox.post('caller')
     mailbox.postFront('system')
     expect(mailbox.size).toBe(1)
     gate.resolve()
@@ -72,9 +75,9 @@ describe('Mailbox', () => {
       if (message === 'throws') throw new Error('sync')
       if (message === 'rejects') return Promise.reject(new Error('async'))
     })
-    mailbox.offer('throws')
-    mailbox.offer('rejects')
-    mailbox.offer('fine')
+    mailbox.post('throws')
+    mailbox.post('rejects')
+    mailbox.post('fine')
     await new Promise((resolve) => setImmediate(resolve))
     expect(errors.map((error) => (error as Error).message)).toEqual(['sync', 'async'])
     expect(log).toContain('end fine')
@@ -83,9 +86,9 @@ describe('Mailbox', () => {
   it('hands back waiting messages with takeAll and reports idleness', () => {
     const gate = deferred()
     const { mailbox, idleCount } = recorder(() => gate.promise)
-    mailbox.offer('running')
-    mailbox.offer('x')
-    mailbox.offer('y')
+    mailbox.post('running')
+    mailbox.post('x')
+    mailbox.post('y')
     expect(mailbox.takeAll()).toEqual(['x', 'y'])
     expect(mailbox.size).toBe(0)
     expect(idleCount()).toBe(0)
@@ -95,7 +98,6 @@ describe('Mailbox', () => {
     const gate = deferred()
     const seen: number[] = []
     const mailbox = new Mailbox<number>({
-      capacity: 10_000,
       handle: (n) => {
         seen.push(n)
         if (n === 0 || n === 3000) return gate.promise
@@ -103,11 +105,11 @@ describe('Mailbox', () => {
       onError: () => {},
       onIdle: () => {},
     })
-    for (let i = 0; i < 5000; i++) mailbox.offer(i)
+    for (let i = 0; i < 5000; i++) mailbox.post(i)
     expect(mailbox.size).toBe(4999)
     gate.resolve()
     await new Promise((resolve) => setImmediate(resolve))
-    for (let i = 5000; i < 6000; i++) mailbox.offer(i)
+    for (let i = 5000; i < 6000; i++) mailbox.post(i)
     await new Promise((resolve) => setImmediate(resolve))
     expect(seen).toEqual(Array.from({ length: 6000 }, (_, i) => i))
   })

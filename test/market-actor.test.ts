@@ -1,7 +1,16 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { CorruptDataError, MarketCache, PersistenceError, ProductNotFoundError } from '../src/index.js'
+import {
+  CorruptDataError,
+  type Database,
+  FileDatabase,
+  MarketCache,
+  PersistenceError,
+  ProductNotFoundError,
+} from '../src/index.js'
 import { MemoryDatabase, settle, until } from './helpers/memory-database.js'
-import { sample } from './helpers/temp-dir.js'
+import { sample, useTempDirs } from './helpers/temp-dir.js'
+
+const tempDir = useTempDirs()
 
 const caches: MarketCache[] = []
 afterEach(async () => {
@@ -67,6 +76,47 @@ describe('deferred load', () => {
     await expect(stock.listProducts()).rejects.toMatchObject({ code: 'CORRUPT_DATA', market: 'm' })
     expect(database.data.get('m')).toBe(corrupt)
     expect(database.storeCalls).toHaveLength(0)
+  })
+})
+
+describe('load through a Database wrapper', () => {
+  type Stored = { revision: unknown; products: Record<string, { price: number }> }
+  /** A FileDatabase wrapper that edits, in place, the value FileDatabase returned: a migration, a redaction. */
+  async function editing(edit: (snapshot: Stored) => void): Promise<Database> {
+    const dir = await tempDir()
+    const seed = await MarketCache.start({ dataDir: dir })
+    await seed.market('m').addProduct(sample)
+    await seed.close()
+    const inner = new FileDatabase({ dir })
+    return {
+      open: () => inner.open(),
+      get: async (market) => {
+        const value = await inner.get(market)
+        if (value) edit(value as Stored)
+        return value
+      },
+      store: (market, snapshot) => inner.store(market, snapshot),
+      markets: () => inner.markets(),
+      close: () => inner.close(),
+    }
+  }
+
+  it('loads what the wrapper returned, edits included', async () => {
+    const database = await editing((snapshot) => {
+      for (const product of Object.values(snapshot.products)) product.price *= 100
+    })
+    const cache = await MarketCache.start({ database })
+    caches.push(cache)
+    expect((await cache.market('m').listProducts()).map(({ price }) => price)).toEqual([sample.price * 100])
+  })
+
+  it('validates what the wrapper returned: an invalid edit is CorruptDataError', async () => {
+    const database = await editing((snapshot) => {
+      snapshot.revision = 'oops'
+    })
+    const cache = await MarketCache.start({ database })
+    caches.push(cache)
+    await expect(cache.market('m').listProducts()).rejects.toBeInstanceOf(CorruptDataError)
   })
 })
 

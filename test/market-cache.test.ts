@@ -148,9 +148,51 @@ describe('mailbox bound', () => {
     expect(await stock.listProducts()).toEqual([])
     await cache.close()
   })
+
+  it('counts replies held while a store is in flight, so a slow disk cannot grow memory without bound', async () => {
+    const database = new MemoryDatabase({ manual: true })
+    const cache = await MarketCache.start({ database, maxMailbox: 10 })
+    const stock = cache.market('m')
+    const adding = stock.addProduct({ ...sample, quantity: 1000 })
+    await until(() => database.pending.length === 1, 'the first store')
+    database.resolveNext()
+    const id = await adding
+    // The first sale starts a store that stays in flight; the others are applied and held behind it.
+    const sales = Array.from({ length: 1000 }, () => stock.adjustQuantity(id, -1))
+    const outcomes = await Promise.allSettled(sales.slice(10))
+    expect(
+      outcomes.every((outcome) => outcome.status === 'rejected' && outcome.reason instanceof MailboxFullError),
+    ).toBe(true)
+    expect(cache.stats().pendingWrites).toBe(10)
+    // The ten accepted sales were applied in one synchronous burst, so one store carries them all.
+    expect(database.pending).toHaveLength(1)
+    database.resolveNext()
+    expect(await Promise.all(sales.slice(0, 10))).toEqual([999, 998, 997, 996, 995, 994, 993, 992, 991, 990])
+    expect(database.stored('m')?.products[id]).toMatchObject({ quantity: 990 })
+    await cache.close()
+  })
 })
 
 describe('idle passivation', () => {
+  it('refuses an idleTimeoutMs that Node.js timers cannot hold, and honours the longest one they can', async () => {
+    await expect(MarketCache.start({ database: new MemoryDatabase(), idleTimeoutMs: 2 ** 31 })).rejects.toBeInstanceOf(
+      ValidationError,
+    )
+    vi.useFakeTimers()
+    const warnings: unknown[] = []
+    const onWarning = (warning: unknown) => warnings.push(warning)
+    process.on('warning', onWarning)
+    const cache = await MarketCache.start({ database: new MemoryDatabase(), idleTimeoutMs: 2 ** 31 - 1 })
+    await cache.market('m').listProducts()
+    await vi.advanceTimersByTimeAsync(60_000)
+    expect(cache.stats().activeMarkets).toBe(1)
+    await vi.advanceTimersByTimeAsync(2 ** 31 - 1)
+    expect(cache.stats().activeMarkets).toBe(0)
+    process.off('warning', onWarning)
+    expect(warnings).toEqual([])
+    await cache.close()
+  })
+
   it('releases an idle actor after idleTimeoutMs and the old handle re-activates it', async () => {
     vi.useFakeTimers()
     const database = new MemoryDatabase()

@@ -1,0 +1,73 @@
+import type { SharedDatabase } from './database.js'
+
+interface Deferred {
+  promise: Promise<number>
+  resolve: (revision: number) => void
+  reject: (error: unknown) => void
+}
+
+function deferred(): Deferred {
+  let resolve!: (revision: number) => void
+  let reject!: (error: unknown) => void
+  const promise = new Promise<number>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  return { promise, resolve, reject }
+}
+
+/**
+ * @internal
+ * Batches revision checks of a shared database: every market asked for while no round has started yet
+ * joins the next round, which is one `revisions()` call for all of them (across markets). A round starts
+ * only after the previous one finished, so a caller is always answered by a query that started after it asked.
+ */
+export class RevisionCheck {
+  readonly #database: SharedDatabase
+  #next: Map<string, Deferred> | undefined
+  #running = false
+
+  constructor(database: SharedDatabase) {
+    this.#database = database
+  }
+
+  /** Resolves to the revision of `market` stored at some moment after this call (0 when none is stored). */
+  check(market: string): Promise<number> {
+    this.#next ??= new Map()
+    let entry = this.#next.get(market)
+    if (!entry) {
+      entry = deferred()
+      this.#next.set(market, entry)
+    }
+    // A microtask, so the rest of a synchronous burst of reads joins this round.
+    if (!this.#running) queueMicrotask(() => this.#start())
+    return entry.promise
+  }
+
+  #start(): void {
+    const round = this.#next
+    if (this.#running || round === undefined) return
+    this.#next = undefined
+    this.#running = true
+    const markets = [...round.keys()]
+    let query: Promise<Map<string, number>>
+    try {
+      query = this.#database.revisions(markets)
+    } catch (error) {
+      query = Promise.reject(error)
+    }
+    query
+      .then(
+        (revisions) => {
+          for (const [market, entry] of round) entry.resolve(revisions.get(market) ?? 0)
+        },
+        (error: unknown) => {
+          for (const entry of round.values()) entry.reject(error)
+        },
+      )
+      .finally(() => {
+        this.#running = false
+        this.#start()
+      })
+  }
+}

@@ -1,0 +1,93 @@
+import type { SharedDatabase } from '../../src/index.js'
+
+interface Row {
+  revision: number
+  text: string
+}
+
+/** The storage several `SharedMemoryDatabase` instances share, as several processes share one PostgreSQL. */
+export class SharedStore {
+  readonly rows = new Map<string, Row>()
+
+  /** Writes as another instance would, bumping the revision; returns the new revision. */
+  foreignWrite(market: string, edit: (products: Record<string, unknown>) => void): number {
+    const row = this.rows.get(market)
+    const snapshot = row
+      ? JSON.parse(row.text)
+      : { format: 1, market, revision: 0, products: {} as Record<string, unknown> }
+    edit(snapshot.products)
+    snapshot.revision += 1
+    this.rows.set(market, { revision: snapshot.revision, text: JSON.stringify(snapshot) })
+    return snapshot.revision
+  }
+
+  snapshot(market: string): { revision: number; products: Record<string, { quantity: number }> } | undefined {
+    const row = this.rows.get(market)
+    return row && JSON.parse(row.text)
+  }
+}
+
+/**
+ * One instance's view of a `SharedStore`: a `SharedDatabase` double whose conditional stores and revision
+ * checks complete on the next microtask, or, with `hold`, wait until the test lets them go.
+ */
+export class SharedMemoryDatabase implements SharedDatabase {
+  readonly shared = true
+  readonly backing: SharedStore
+  /** While set, `storeIf` and `revisions` calls wait in `waiting` until `letGo()`. */
+  hold = false
+  readonly waiting: (() => void)[] = []
+  readonly conflicts: string[] = []
+
+  constructor(backing: SharedStore) {
+    this.backing = backing
+  }
+
+  async #gate(): Promise<void> {
+    if (this.hold) await new Promise<void>((resolve) => this.waiting.push(resolve))
+  }
+
+  /** Lets the oldest held call run. */
+  letGo(): void {
+    const next = this.waiting.shift()
+    if (!next) throw new Error('nothing held')
+    next()
+  }
+
+  async get(market: string): Promise<unknown | undefined> {
+    const row = this.backing.rows.get(market)
+    return row && JSON.parse(row.text)
+  }
+
+  async store(market: string, snapshot: unknown): Promise<void> {
+    const revision = (snapshot as { revision: number }).revision
+    this.backing.rows.set(market, { revision, text: JSON.stringify(snapshot) })
+  }
+
+  async storeIf(market: string, snapshot: unknown, expectedRevision: number): Promise<boolean> {
+    const text = JSON.stringify(snapshot)
+    await this.#gate()
+    if ((this.backing.rows.get(market)?.revision ?? 0) !== expectedRevision) {
+      this.conflicts.push(market)
+      return false
+    }
+    this.backing.rows.set(market, { revision: (snapshot as { revision: number }).revision, text })
+    return true
+  }
+
+  async revisions(markets: readonly string[]): Promise<Map<string, number>> {
+    await this.#gate()
+    const found = new Map<string, number>()
+    for (const market of markets) {
+      const row = this.backing.rows.get(market)
+      if (row) found.set(market, row.revision)
+    }
+    return found
+  }
+
+  async markets(): Promise<string[]> {
+    return [...this.backing.rows.keys()]
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,171 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { ConflictError, InsufficientStockError, MarketCache } from '../src/index.js'
+import { settle, until } from './helpers/memory-database.js'
+import { SharedMemoryDatabase, SharedStore } from './helpers/shared-memory-database.js'
+import { sample } from './helpers/temp-dir.js'
+
+const caches: MarketCache[] = []
+afterEach(async () => {
+  await Promise.all(caches.splice(0).map((cache) => cache.close()))
+})
+
+async function instance(store: SharedStore, options: { maxConflicts?: number } = {}) {
+  const database = new SharedMemoryDatabase(store)
+  const cache = await MarketCache.start({ database, ...options })
+  caches.push(cache)
+  return { cache, database, stock: cache.market('m') }
+}
+
+function track<T>(promise: Promise<T>) {
+  const state: { settled: boolean; value?: T; error?: unknown } = { settled: false }
+  promise.then(
+    (value) => Object.assign(state, { settled: true, value }),
+    (error: unknown) => Object.assign(state, { settled: true, error }),
+  )
+  return state
+}
+
+describe('actor on a shared database', () => {
+  it('sells exactly the stock through two instances hammering one product, with no conflict reaching a caller', async () => {
+    const store = new SharedStore()
+    const a = await instance(store)
+    const b = await instance(store)
+    const id = await a.stock.addProduct({ ...sample, quantity: 500 })
+    const changes: number[] = []
+    for (const { cache } of [a, b]) cache.on('change', ({ revision }) => changes.push(revision))
+    const sales = Array.from({ length: 1000 }, (_, i) => (i % 2 === 0 ? a : b).stock.adjustQuantity(id, -1))
+    const outcomes = await Promise.allSettled(sales)
+    const sold = outcomes.filter((outcome) => outcome.status === 'fulfilled').length
+    const refused = outcomes.filter(
+      (outcome) => outcome.status === 'rejected' && outcome.reason instanceof InsufficientStockError,
+    ).length
+    expect(sold).toBe(500)
+    expect(refused).toBe(500)
+    expect(store.snapshot('m')?.products[id]?.quantity).toBe(0)
+    // One change event per sale, each at a distinct revision that was stored: add (1) plus 500 sales.
+    expect(new Set(changes).size).toBe(500)
+    expect(store.snapshot('m')?.revision).toBe(501)
+    expect(await b.stock.getProduct(id)).toMatchObject({ quantity: 0 })
+  })
+
+  it('lets a read through one instance see a change the other acknowledged before it was called', async () => {
+    const store = new SharedStore()
+    const a = await instance(store)
+    const b = await instance(store)
+    const id = await a.stock.addProduct(sample)
+    expect(await b.stock.getProduct(id)).toEqual(sample)
+    for (let quantity = 1; quantity <= 50; quantity++) {
+      const writer = quantity % 2 === 0 ? a : b
+      const reader = writer === a ? b : a
+      await writer.stock.updateProduct(id, { ...sample, quantity })
+      expect((await reader.stock.getProduct(id))?.quantity).toBe(quantity)
+      expect((await reader.stock.listProducts()).map((item) => item.quantity)).toEqual([quantity])
+    }
+    const added = await a.stock.addProduct({ ...sample, name: 'second' })
+    expect(await b.stock.deleteProduct(added)).toBe(true)
+    expect(await a.stock.getProduct(added)).toBeUndefined()
+  })
+
+  it('holds a read until a revision check that started after it, and answers again on a newer revision', async () => {
+    const store = new SharedStore()
+    const b = await instance(store)
+    const id = await b.stock.addProduct(sample)
+    b.database.hold = true
+    const read = track(b.stock.getProduct(id))
+    await settle()
+    expect(b.database.waiting).toHaveLength(1)
+    store.foreignWrite('m', (products) => {
+      ;(products[id] as { quantity: number }).quantity = 42
+    })
+    b.database.letGo()
+    await settle()
+    expect(read.settled).toBe(false)
+    // The check saw a newer revision: the read reloads and is answered again after a fresh check.
+    await until(() => b.database.waiting.length > 0, 'a second check')
+    b.database.hold = false
+    b.database.letGo()
+    await until(() => read.settled, 'the read')
+    expect(read.value).toMatchObject({ quantity: 42 })
+  })
+
+  it('shares one revision check among the reads of many markets waiting at the same moment', async () => {
+    const store = new SharedStore()
+    const database = new SharedMemoryDatabase(store)
+    let rounds = 0
+    const revisions = database.revisions.bind(database)
+    database.revisions = (markets) => {
+      rounds += 1
+      return revisions(markets)
+    }
+    const cache = await MarketCache.start({ database })
+    caches.push(cache)
+    await Promise.all(['a', 'b', 'c'].map((name) => cache.market(name).listProducts()))
+    rounds = 0
+    await Promise.all(['a', 'b', 'c', 'a'].map((name) => cache.market(name).listProducts()))
+    expect(rounds).toBe(1)
+  })
+
+  it('applies a change once when it was stored behind a read that turned out stale', async () => {
+    const store = new SharedStore()
+    const b = await instance(store)
+    const id = await b.stock.addProduct({ ...sample, quantity: 10 })
+    b.database.hold = true
+    const read = track(b.stock.getProduct(id))
+    const sale = track(b.stock.adjustQuantity(id, -1))
+    await settle()
+    // Held: the read's check (1st) and the sale's conditional store (2nd). Store the sale first.
+    expect(b.database.waiting).toHaveLength(2)
+    b.database.waiting.splice(1, 1)[0]?.()
+    await settle()
+    expect(store.snapshot('m')?.products[id]?.quantity).toBe(9)
+    store.foreignWrite('m', (products) => {
+      ;(products[id] as { quantity: number }).quantity -= 5
+    })
+    b.database.hold = false
+    b.database.letGo()
+    await until(() => read.settled && sale.settled, 'both replies')
+    expect(sale.value).toBe(9)
+    expect(read.value).toMatchObject({ quantity: 4 })
+    expect(store.snapshot('m')?.products[id]?.quantity).toBe(4)
+  })
+
+  it('replays held calls after a conflict, in their order, before calls queued after them', async () => {
+    const store = new SharedStore()
+    const b = await instance(store)
+    const id = await b.stock.addProduct({ ...sample, quantity: 10 })
+    b.database.hold = true
+    const first = track(b.stock.adjustQuantity(id, -1))
+    const second = track(b.stock.adjustQuantity(id, -2))
+    await settle()
+    store.foreignWrite('m', (products) => {
+      ;(products[id] as { quantity: number }).quantity = 100
+    })
+    b.database.hold = false
+    b.database.letGo()
+    await until(() => first.settled && second.settled, 'the replayed sales')
+    const third = await b.stock.adjustQuantity(id, -4)
+    expect([first.value, second.value, third]).toEqual([99, 97, 93])
+    expect(b.database.conflicts.length).toBeGreaterThan(0)
+    expect(store.snapshot('m')?.products[id]?.quantity).toBe(93)
+  })
+
+  it('rejects the waiting calls with ConflictError after maxConflicts conflicts in a row, storing nothing of theirs', async () => {
+    const store = new SharedStore()
+    const b = await instance(store, { maxConflicts: 1 })
+    const id = await b.stock.addProduct({ ...sample, quantity: 10 })
+    b.database.hold = true
+    const sale = b.stock.adjustQuantity(id, -3)
+    await settle()
+    store.foreignWrite('m', (products) => {
+      ;(products[id] as { quantity: number }).quantity = 20
+    })
+    b.database.hold = false
+    b.database.letGo()
+    const error = await sale.catch((caught: unknown) => caught)
+    expect(error).toBeInstanceOf(ConflictError)
+    expect(error).toMatchObject({ code: 'CONFLICT', market: 'm', attempts: 1 })
+    expect(store.snapshot('m')?.products[id]?.quantity).toBe(20)
+    // The market reloaded: the next call works on the stored state.
+    expect(await b.stock.adjustQuantity(id, -1)).toBe(19)
+  })
+})
