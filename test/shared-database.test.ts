@@ -48,6 +48,31 @@ describe('actor on a shared database', () => {
     expect(await b.stock.getProduct(id)).toMatchObject({ quantity: 0 })
   })
 
+  it('sells exactly the stock when three instances each run clients that sell one unit at a time', async () => {
+    const store = new SharedStore()
+    const instances = [await instance(store), await instance(store), await instance(store)]
+    const id = await instances[0]?.stock.addProduct({ ...sample, quantity: 300 })
+    const sold = [0, 0, 0]
+    const unexpected: unknown[] = []
+    const client = async (which: number) => {
+      const { stock } = instances[which] as (typeof instances)[number]
+      for (;;) {
+        try {
+          await stock.adjustQuantity(id as string, -1)
+          sold[which] = (sold[which] as number) + 1
+        } catch (error) {
+          if (!(error instanceof InsufficientStockError)) unexpected.push(error)
+          return
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: 30 }, (_, i) => client(i % 3)))
+    expect(unexpected).toEqual([])
+    expect(sold.reduce((a, b) => a + b)).toBe(300)
+    expect(store.snapshot('m')?.products[id as string]?.quantity).toBe(0)
+    expect(instances.reduce((total, { database }) => total + database.conflicts.length, 0)).toBeGreaterThan(0)
+  })
+
   it('lets a read through one instance see a change the other acknowledged before it was called', async () => {
     const store = new SharedStore()
     const a = await instance(store)
