@@ -1,54 +1,33 @@
 import { randomBytes } from 'node:crypto'
-import { readFileSync } from 'node:fs'
-import { hostname } from 'node:os'
-import { basename, dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { DataDirLockedError } from '../errors.js'
-import { writeAll } from './atomic-file.js'
-import { tempNameFor } from './file-names.js'
+import { isTempFile } from './file-names.js'
 import type { FileSystem } from './file-system.js'
+import {
+  type LockOwner,
+  type LockProcesses,
+  liveTokens,
+  parseOwner,
+  syncDir,
+  textKey,
+  thisProcess,
+  writeOwnerFile,
+} from './lock-file.js'
 
 /** @internal The lock file's name; removed on close, so a closed directory holds only market files. */
 export const LOCK_FILE = '.market-system.lock'
-const TAKEOVER_FILE = `${LOCK_FILE}.takeover`
+const GUARD_PREFIX = `${LOCK_FILE}.takeover`
+/** Attempts that lose a race to another starter's progress before giving up. */
+const ATTEMPTS = 10
+/** Each link of a takeover chain is a taker that crashed; a longer chain is not plausible, only a loop. */
+const MAX_CHAIN = 1000
 
-interface Owner {
-  pid: number
-  host: string
-  /** The owner's start time in clock ticks since boot (Linux), so a recycled pid is not mistaken for the owner. */
-  started: string | undefined
-  token: string
-}
-
-function processStart(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    // Field 22; the command name (field 2) may contain spaces, so count from its closing parenthesis.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
-  } catch {
-    return undefined
-  }
-}
-
-function isAlive(owner: Owner): boolean {
-  if (owner.host !== hostname()) return true // cannot tell for another machine: never steal
-  if (owner.pid === process.pid) return true
-  try {
-    process.kill(owner.pid, 0)
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
-  const started = processStart(owner.pid)
-  return owner.started === undefined || started === undefined || started === owner.started
-}
-
-function parseOwner(text: string): Owner | undefined {
-  try {
-    const value = JSON.parse(text) as Partial<Owner>
-    if (typeof value.pid === 'number' && typeof value.host === 'string' && typeof value.token === 'string') {
-      return { pid: value.pid, host: value.host, started: value.started ?? undefined, token: value.token }
-    }
-  } catch {}
-  return undefined
+/**
+ * @internal True for the lock's own leftovers: its temporary files, and takeover guards, which the
+ * owner of the lock removes because while it lives none of them can matter (see `DirLock`).
+ */
+export function isLockLeftover(fileName: string): boolean {
+  return fileName.startsWith(GUARD_PREFIX) || (fileName.startsWith(`${LOCK_FILE}.`) && isTempFile(fileName))
 }
 
 const errorCode = (error: unknown) => (error as NodeJS.ErrnoException).code
@@ -57,99 +36,164 @@ const errorCode = (error: unknown) => (error as NodeJS.ErrnoException).code
  * @internal
  * An exclusive lock on a data directory, held by one process (and one cache within it).
  *
- * The lock file is created complete and atomically (written beside, then hard-linked into place,
- * which fails if it exists). A lock whose owner died on this machine is taken over at once; the
- * takeover itself is serialized through a second hard-linked file so two starters cannot both win.
+ * The lock file is created complete (written and fsynced beside, then hard-linked into place, which
+ * fails if it exists). A lock whose writer has stopped for good (a dead process on this machine, an
+ * attempt of this process that ended, or text that is not a whole lock) is taken over at once.
+ *
+ * A takeover never removes the lock file: the taker renames its own over it, so a plain starter never
+ * finds the place empty. Who may rename is decided by guard files, each named after the exact text it
+ * supersedes and created by hard link, so exactly one starter wins each: the guard of the lock's text
+ * goes to one starter; if that starter stops before renaming, the guard of *its* guard's text goes to
+ * one other, and so on. A starter follows the chain from the lock to its end, takes the guard after
+ * the last (every writer on the way having stopped), then re-reads the whole chain, the lock last,
+ * and renames only if nothing changed. While the lock keeps one text, guards are only ever added
+ * (removed only by their own live writer, or once the lock has another text, which never returns as
+ * each holds a fresh token), so two starters that both pass the re-read would each sit on the chain
+ * with a live writer after the other's guard: impossible, as a live writer is never passed.
  */
 export class DirLock {
   readonly #fs: FileSystem
+  readonly #dir: string
   readonly #path: string
-  readonly #owner: Owner
+  readonly #processes: LockProcesses
+  #owner: LockOwner | undefined
 
-  private constructor(fs: FileSystem, dir: string, owner: Owner) {
+  private constructor(fs: FileSystem, dir: string, processes: LockProcesses) {
     this.#fs = fs
+    this.#dir = dir
     this.#path = join(dir, LOCK_FILE)
-    this.#owner = owner
+    this.#processes = processes
   }
 
-  static async acquire(fs: FileSystem, dir: string): Promise<DirLock> {
-    const owner: Owner = {
-      pid: process.pid,
-      host: hostname(),
-      started: processStart(process.pid),
-      token: randomBytes(8).toString('hex'),
-    }
-    const lock = new DirLock(fs, dir, owner)
-    await lock.#acquire(dir)
-    return lock
-  }
-
-  async #acquire(dir: string): Promise<void> {
-    for (let attempt = 0; attempt < 10; attempt++) {
-      if (await this.#link(this.#path)) return
-      const current = await this.#readOwner(this.#path)
-      if (current === undefined) continue // vanished, or being written: try again
-      if (isAlive(current)) throw new DataDirLockedError(dir, current.pid)
-      await this.#takeOver(current)
+  /**
+   * Takes the lock on `dir`, then removes the lock's leftovers there.
+   * @throws {DataDirLockedError} when a live owner holds it, or one is taking it over.
+   */
+  static async acquire(fs: FileSystem, dir: string, processes: LockProcesses = thisProcess): Promise<DirLock> {
+    const lock = new DirLock(fs, dir, processes)
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      if (await lock.#attempt()) {
+        await lock.#removeLeftovers()
+        return lock
+      }
     }
     throw new DataDirLockedError(dir, undefined)
   }
 
-  async #takeOver(stale: Owner): Promise<void> {
-    const guard = join(this.#path, '..', TAKEOVER_FILE)
-    if (!(await this.#link(guard))) {
-      const guardOwner = await this.#readOwner(guard)
-      // A takeover abandoned by a crash would block every later start; clear it.
-      if (guardOwner && !isAlive(guardOwner)) await this.#fs.unlink(guard).catch(() => {})
-      return
-    }
+  /** One attempt under a fresh token, so a token names one guard at most; false when a race was lost. */
+  async #attempt(): Promise<boolean> {
+    const owner: LockOwner = { ...this.#processes.self(), token: randomBytes(8).toString('hex') }
+    liveTokens.add(owner.token)
+    let won = false
     try {
-      const current = await this.#readOwner(this.#path)
-      if (current?.token === stale.token) await this.#fs.unlink(this.#path).catch(() => {})
+      const temp = await writeOwnerFile(this.#fs, this.#path, owner)
+      try {
+        won = await this.#claim(temp)
+      } finally {
+        await this.#fs.unlink(temp).catch(() => {})
+      }
+      if (won) {
+        this.#owner = owner
+        await syncDir(this.#fs, this.#dir).catch(async (error: unknown) => {
+          await this.release()
+          throw error
+        })
+      }
+      return won
     } finally {
-      await this.#fs.unlink(guard).catch(() => {})
+      // Only after the attempt's last file operation: from here on, files naming this token are stale.
+      if (!won) liveTokens.delete(owner.token)
     }
   }
 
-  /** Creates `path` holding this owner, atomically; false if it already exists. */
-  async #link(path: string): Promise<boolean> {
-    // A temp name like the market files' own, so one left by a crash is removed when the directory is next opened.
-    const temp = join(dirname(path), tempNameFor(basename(path)))
-    let written = false
+  /** Puts the lock file `temp` in place: into an empty place, or over a stopped writer's by takeover. */
+  async #claim(temp: string): Promise<boolean> {
+    const placed = await this.#link(temp, this.#path)
+    if (placed !== 'exists') return placed === 'linked'
+    const root = await this.#read(this.#path)
+    if (root === undefined) return false
+    const chain: { path: string; text: string }[] = []
+    let tip = root
+    for (;;) {
+      const writer = parseOwner(tip)
+      // Text that is not a whole lock was torn by a power loss (all writers died) or written by hand:
+      // a live writer's lock is linked complete.
+      if (writer && this.#processes.isAlive(writer)) throw new DataDirLockedError(this.#dir, writer.pid)
+      const guard = this.#guardOf(tip)
+      const text = await this.#read(guard)
+      if (text === undefined) break
+      if (chain.length === MAX_CHAIN) throw new DataDirLockedError(this.#dir, undefined)
+      chain.push({ path: guard, text })
+      tip = text
+    }
+    const mine = this.#guardOf(tip)
+    if ((await this.#link(temp, mine)) !== 'linked') return false
+    let renamed = false
     try {
-      const handle = await this.#fs.open(temp, 'wx')
-      try {
-        const data = new TextEncoder().encode(JSON.stringify(this.#owner))
-        // A torn lock would read as held by an unknown owner until removed by hand.
-        await writeAll(handle, data)
-      } finally {
-        await handle.close()
-      }
-      written = true
-      await this.#fs.link(temp, path)
+      // The lock last: if it still holds `root`, every guard read before was still the same.
+      for (const { path, text } of chain) if ((await this.#read(path)) !== text) return false
+      if ((await this.#read(this.#path)) !== root) return false
+      await this.#fs.rename(temp, this.#path)
+      renamed = true
       return true
     } catch (error) {
-      if (written && errorCode(error) === 'EEXIST') return false
       // The owner that just opened the directory removed our temporary file as a crash leftover.
-      if (written && errorCode(error) === 'ENOENT') return false
+      if (errorCode(error) === 'ENOENT') return false
       throw error
     } finally {
-      await this.#fs.unlink(temp).catch(() => {})
+      // A guard that lost is ours alone to remove; one that won dies with its chain, removed as leftovers.
+      if (!renamed) await this.#fs.unlink(mine).catch(() => {})
     }
   }
 
-  async #readOwner(path: string): Promise<Owner | undefined> {
+  #guardOf(text: string): string {
+    return join(this.#dir, `${GUARD_PREFIX}-${textKey(text)}`)
+  }
+
+  /** Hard-links `temp` to `path`, which fails if `path` exists. */
+  async #link(temp: string, path: string): Promise<'linked' | 'exists' | 'gone'> {
     try {
-      return parseOwner(await this.#fs.readFile(path, 'utf8'))
+      await this.#fs.link(temp, path)
+      return 'linked'
+    } catch (error) {
+      if (errorCode(error) === 'EEXIST') return 'exists'
+      // The owner that just opened the directory removed our temporary file as a crash leftover.
+      if (errorCode(error) === 'ENOENT') return 'gone'
+      throw error
+    }
+  }
+
+  async #read(path: string): Promise<string | undefined> {
+    try {
+      return await this.#fs.readFile(path, 'utf8')
     } catch (error) {
       if (errorCode(error) === 'ENOENT') return undefined
       throw error
     }
   }
 
+  /**
+   * Removes guards and temporary lock files left by crashes. Safe while this lock is held: every guard
+   * supersedes a text the lock no longer has and never will again, and a starter whose temporary file
+   * disappears retries.
+   */
+  async #removeLeftovers(): Promise<void> {
+    const names = await this.#fs.readdir(this.#dir).catch(() => [])
+    for (const name of names) {
+      if (isLockLeftover(name)) await this.#fs.unlink(join(this.#dir, name)).catch(() => {})
+    }
+  }
+
   /** Removes the lock file if it is still this owner's. */
   async release(): Promise<void> {
-    const current = await this.#readOwner(this.#path)
-    if (current?.token === this.#owner.token) await this.#fs.unlink(this.#path)
+    const owner = this.#owner
+    if (!owner) return
+    try {
+      const current = await this.#read(this.#path)
+      if (current !== undefined && parseOwner(current)?.token === owner.token) await this.#fs.unlink(this.#path)
+    } finally {
+      this.#owner = undefined
+      liveTokens.delete(owner.token)
+    }
   }
 }
