@@ -1,5 +1,6 @@
 import { z } from 'zod'
-import { productSchema } from '../index.js'
+import { productSchema, ValidationError } from '../index.js'
+import { parseMarketName } from '../product.js'
 
 /** The version of the `export` document; `import` accepts only this one. */
 export const EXPORT_FORMAT = 1
@@ -18,7 +19,15 @@ const stockItemSchema = z.strictObject(
 )
 
 const exportedMarketSchema = z.strictObject({
-  name: z.string(),
+  // The cache's own market-name rule, so a name is refused here, before anything is written, not halfway through.
+  name: z.string('Expected the market name to be a string').superRefine((name, context) => {
+    try {
+      parseMarketName(name)
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error
+      context.addIssue({ code: 'custom', message: error.message })
+    }
+  }),
   // An array, not an object keyed by id, so the products' order (listProducts' insertion order) survives.
   products: z.array(stockItemSchema).superRefine((products, context) => {
     const seen = new Set<string>()
@@ -32,7 +41,10 @@ const exportedMarketSchema = z.strictObject({
 
 /**
  * The document `market-system export` writes and `market-system import` reads: every market with
- * its products, ids included, in order.
+ * its products, ids included, in order. It accepts exactly what storage accepts (`productSchema`,
+ * non-empty ids, the market-name rule, no duplicates), ids that look like array indices (`"7"`)
+ * included: `addProduct` refuses to generate those, but stored data may hold them, and its export
+ * must import back.
  *
  * @example
  * ```json

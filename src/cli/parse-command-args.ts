@@ -3,9 +3,13 @@ import { CliError, ExitCode } from './cli-error.js'
 
 type Options = NonNullable<ParseArgsConfig['options']>
 
-/** The options every command accepts. */
+/**
+ * The options every command accepts. `--data` has no default here: `storageOf` applies `./persist`
+ * only when `--database` is absent too, so giving both is caught as the usage error it is.
+ */
 export const commonOptions = {
-  data: { type: 'string', short: 'd', default: './persist' },
+  data: { type: 'string', short: 'd' },
+  database: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies Options
 
@@ -22,11 +26,13 @@ export function parseCommandArgs<O extends Options>(command: string, args: strin
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true })
   } catch (error) {
-    throw new CliError(
-      `${(error as Error).message}\nRun \`market-system ${command} --help\` for usage.`,
-      ExitCode.usage,
-    )
+    throw usageError(command, (error as Error).message)
   }
+}
+
+/** A usage error (exit 2) whose message ends by pointing at the command's help. */
+export function usageError(command: string, message: string): CliError {
+  return new CliError(`${message}\nRun \`market-system ${command} --help\` for usage.`, ExitCode.usage)
 }
 
 /** Throws a usage error unless exactly `count` positionals were given. */
@@ -34,8 +40,5 @@ export function expectPositionals(command: string, positionals: string[], names:
   if (positionals.length === names.length) return
   const expected = names.map((name) => name.toUpperCase()).join(' ')
   const got = positionals.length === 0 ? 'none' : positionals.map((value) => JSON.stringify(value)).join(' ')
-  throw new CliError(
-    `\`market-system ${command}\` expects ${expected || 'no arguments'}, got ${got}.\nRun \`market-system ${command} --help\` for usage.`,
-    ExitCode.usage,
-  )
+  throw usageError(command, `\`market-system ${command}\` expects ${expected || 'no arguments'}, got ${got}.`)
 }

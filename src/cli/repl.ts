@@ -16,10 +16,10 @@ export function replHistoryFile(env: NodeJS.ProcessEnv = process.env): string | 
   return configured.trim() === '' ? undefined : configured
 }
 
-/** What `runRepl` needs: a started cache, where it lives, and the terminal. */
+/** What `runRepl` needs: a started cache, where it lives (a directory or a redacted URL), and the terminal. */
 export interface ReplOptions {
   cache: api.MarketCache
-  dir: string
+  where: string
   historyFile: string | undefined
   input: NodeJS.ReadableStream
   output: NodeJS.WritableStream
@@ -33,13 +33,13 @@ export interface ReplOptions {
  * @example
  * ```ts
  * const cache = await MarketCache.start({ dataDir: './persist' })
- * await runRepl({ cache, dir: './persist', historyFile: replHistoryFile(), input: process.stdin, output: process.stdout })
+ * await runRepl({ cache, where: './persist', historyFile: replHistoryFile(), input: process.stdin, output: process.stdout })
  * await cache.close()
  * ```
  */
-export async function runRepl({ cache, dir, historyFile, input, output }: ReplOptions): Promise<void> {
+export async function runRepl({ cache, where, historyFile, input, output }: ReplOptions): Promise<void> {
   output.write(
-    `market-system REPL on ${dir}\n` +
+    `market-system REPL on ${where}\n` +
       'In scope: cache (started), MarketCache, FileDatabase, MarketStock, productSchema and the error classes.\n' +
       `Top-level await works: await cache.market("Bob's list").listProducts()\n` +
       '.exit or Ctrl-D closes the cache: writes are flushed and the lock released.\n',

@@ -8,11 +8,19 @@ import { replCommand } from './commands/repl.js'
 import { showCommand } from './commands/show.js'
 import type { Io } from './io.js'
 
-const commands: readonly Command[] = [marketsCommand, showCommand, exportCommand, importCommand, replCommand]
+// biome-ignore format: one command per line, so adding a command is one import and one line here
+const commands: readonly Command[] = [
+  marketsCommand,
+  showCommand,
+  exportCommand,
+  importCommand,
+  replCommand,
+]
 
 const overview = `Usage: market-system <command> [options]
 
-Look at and move the data of a market-system data directory (default ./persist).
+Look at and move the markets of a data directory (--data DIR, default ./persist)
+or of a PostgreSQL database (--database postgres://...).
 
 Commands:
 ${commands.map((command) => `  ${command.name.padEnd(8)}  ${command.summary}`).join('\n')}
@@ -21,7 +29,7 @@ ${commands.map((command) => `  ${command.name.padEnd(8)}  ${command.summary}`).j
 Run \`market-system <command> --help\` for a command's options.
 
 Exit codes: 0 ok, 1 other failure, 2 usage, 3 data directory locked, 4 not found,
-5 corrupt market file, 6 invalid import document, 7 import would overwrite a market.`
+5 corrupt market data (file or row), 6 invalid import document, 7 import would overwrite a market.`
 
 /**
  * Runs one `market-system` invocation and resolves to its exit code. Every failure becomes one message
@@ -64,11 +72,16 @@ function describe(error: unknown): { message: string; exitCode: ExitCodeValue } 
   }
   if (error instanceof CorruptDataError) {
     return {
-      message: `${error.message}\nThe file is left untouched: restore it from a backup, or move it out of the data directory.`,
+      message: `${error.message}\nIt is left untouched: restore it from a backup, or move it aside (a file out of the data directory, a row out of the table).`,
       exitCode: ExitCode.corrupt,
     }
   }
-  if (error instanceof MarketError) return { message: `${error.name}: ${error.message}`, exitCode: ExitCode.failure }
+  if (error instanceof MarketError) {
+    // A PersistenceError's message names the operation; the cause (ECONNREFUSED, EACCES) says what to fix.
+    const cause =
+      error.cause instanceof Error && !error.message.includes(error.cause.message) ? `: ${error.cause.message}` : ''
+    return { message: `${error.name}: ${error.message}${cause}`, exitCode: ExitCode.failure }
+  }
   // Not one of ours: keep the stack, it is the only clue.
   return {
     message: error instanceof Error ? (error.stack ?? error.message) : String(error),

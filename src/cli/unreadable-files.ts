@@ -1,54 +1,54 @@
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { fileNameFor, isMarketFile } from '../file-database/file-names.js'
+import type { Storage } from './with-cache.js'
 
-/** The documented market file name: an optional lowercase slug, then 32 hex chars of a hash of the name. */
-const MARKET_FILE = /(?:^|-)[0-9a-f]{32}\.json$/
-
-/** A market file that no listed market accounts for, and why it could not be read. */
-export interface UnreadableFile {
-  file: string
+/** Stored data that no listed market accounts for (`where`: a file path), and why it could not be read. */
+export interface Unreadable {
+  where: string
   reason: string
 }
 
 /**
- * Market files in `dir` that belong to none of `names`.
+ * Stored data in `storage` that belongs to none of `names` (what `cache.markets()` listed).
  *
- * `cache.markets()` skips a file it cannot read (it cannot know whose it is), which is right for a
- * registry but wrong for a backup: `export` and `markets` use this to fail loudly instead of
- * silently leaving a market out. Files are matched by the name stored inside them, not by
- * recomputing the file-name hash, so this never drifts from `FileDatabase`'s mapping.
+ * `cache.markets()` skips a market file it cannot read (it cannot know whose it is), which is right for a
+ * registry but wrong for a backup: `export` and `markets` use this to fail loudly instead of silently
+ * leaving a market out. Which files are market files, and which file is whose, is the file backend's own
+ * mapping (`isMarketFile`, `fileNameFor`), so this never drifts from it.
+ *
+ * A PostgreSQL table has no such data: each row is keyed by its market's name, so `markets()` lists every
+ * row. A row whose snapshot fails validation is reported when its market loads (`CorruptDataError`).
  *
  * @example
  * ```ts
- * const unreadable = await findUnreadableFiles(dir, await cache.markets())
+ * const unreadable = await findUnreadable(storage, await cache.markets())
  * ```
  */
-export async function findUnreadableFiles(dir: string, names: readonly string[]): Promise<UnreadableFile[]> {
-  const unclaimed = new Set(names)
-  const unreadable: UnreadableFile[] = []
-  for (const fileName of (await readdir(dir)).sort()) {
-    if (!MARKET_FILE.test(fileName)) continue
-    const file = join(dir, fileName)
-    const market = await storedMarket(file)
-    if (typeof market === 'string' && unclaimed.delete(market)) continue
-    const reason =
-      typeof market === 'object'
-        ? market.reason
-        : names.includes(market)
-          ? `a second file for market \`${market}\``
-          : `names market \`${market}\`, which maps to another file`
-    unreadable.push({ file, reason })
+export async function findUnreadable(storage: Storage, names: readonly string[]): Promise<Unreadable[]> {
+  if (storage.kind !== 'directory') return []
+  const claimed = new Set(names.map(fileNameFor))
+  const unreadable: Unreadable[] = []
+  for (const fileName of (await readdir(storage.dir)).sort()) {
+    if (!isMarketFile(fileName) || claimed.has(fileName)) continue
+    const where = join(storage.dir, fileName)
+    unreadable.push({ where, reason: await whyUnclaimed(where) })
   }
   return unreadable
 }
 
-async function storedMarket(file: string): Promise<string | { reason: string }> {
+/** Lines of a message listing `unreadable`, one per item. */
+export function formatUnreadable(unreadable: readonly Unreadable[]): string {
+  return unreadable.map(({ where, reason }) => `  ${where}: ${reason}`).join('\n')
+}
+
+async function whyUnclaimed(file: string): Promise<string> {
   let value: unknown
   try {
     value = JSON.parse(await readFile(file, 'utf8'))
   } catch (error) {
-    return { reason: error instanceof SyntaxError ? 'not valid JSON' : `cannot be read (${(error as Error).message})` }
+    return error instanceof SyntaxError ? 'not valid JSON' : `cannot be read (${(error as Error).message})`
   }
   const market = (value as { market?: unknown } | null)?.market
-  return typeof market === 'string' ? market : { reason: 'names no market' }
+  return typeof market === 'string' ? `names market \`${market}\`, which maps to another file` : 'names no market'
 }

@@ -1,33 +1,165 @@
 import { stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
-import { MarketCache, type MarketCacheOptions } from '../index.js'
+import {
+  type Database,
+  FileDatabase,
+  MarketCache,
+  type MarketCacheOptions,
+  MarketError,
+  PersistenceError,
+} from '../index.js'
 import { CliError, ExitCode } from './cli-error.js'
+import { usageError } from './parse-command-args.js'
 
 /**
- * Starts a cache on `dataDir`, runs `work`, and always closes the cache, so the lock is released
+ * Where a command's markets live: a data directory (`--data DIR`) or a PostgreSQL database (`--database URL`).
+ * `label` names it in messages (a URL's password replaced by `***`); `option` is how to ask for it again.
+ */
+export type Storage =
+  | { kind: 'directory'; dir: string; label: string; option: string }
+  | { kind: 'postgres'; url: string; label: string; option: string }
+
+/** The lines every command's help shows for `--data` and `--database`. */
+export const storageHelp = `  -d, --data DIR      data directory (default: ./persist)
+      --database URL  a PostgreSQL database (postgres://user@host/db) instead of a data directory`
+
+/**
+ * Reads `--data` and `--database` from parsed options: at most one of them, `./persist` when neither.
+ * @throws {CliError} a usage error when both are given, or the URL is not `postgres://` or `postgresql://`.
+ * @example
+ * ```ts
+ * storageOf('markets', { database: 'postgres://shop@db/stock' }) // { kind: 'postgres', ... }
+ * ```
+ */
+export function storageOf(
+  command: string,
+  values: { data?: string | undefined; database?: string | undefined },
+): Storage {
+  if (values.data !== undefined && values.database !== undefined) {
+    throw usageError(command, 'Give --data DIR or --database URL, not both.')
+  }
+  if (values.database === undefined) {
+    const dir = resolve(values.data ?? './persist')
+    return { kind: 'directory', dir, label: dir, option: `--data ${JSON.stringify(dir)}` }
+  }
+  const url = parseUrl(values.database)
+  if (url?.protocol !== 'postgres:' && url?.protocol !== 'postgresql:') {
+    throw usageError(
+      command,
+      `Expected --database to be a postgres:// or postgresql:// URL, got \`${redact(values.database)}\`.`,
+    )
+  }
+  const label = redact(values.database)
+  return { kind: 'postgres', url: values.database, label, option: `--database '${label}'` }
+}
+
+/** The URL with any password (in the user part or a `password` parameter) replaced by `***`, for messages. */
+function redact(text: string): string {
+  const url = parseUrl(text)
+  if (url === undefined) return text.replace(/:[^:@/]*@/, ':***@')
+  if (url.password) url.password = '***'
+  if (url.searchParams.has('password')) url.searchParams.set('password', '***')
+  return url.toString()
+}
+
+function parseUrl(text: string): URL | undefined {
+  try {
+    return new URL(text)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The `Database` behind `storage`, not yet opened. Commands that only read pass `create: false`: a mistyped
+ * `--data` must report "does not exist" instead of silently creating an empty directory and listing nothing.
+ * (A PostgreSQL database's table is created by `open()` either way: an empty table is not a typo's victim.)
+ */
+export async function databaseFor(storage: Storage, { create }: { create: boolean }): Promise<Database> {
+  if (storage.kind === 'directory') {
+    if (!create) await assertDirectory(storage.dir)
+    return new FileDatabase({ dir: storage.dir })
+  }
+  try {
+    // Imported only here, so `pg` (an optional peer dependency) is needed only by those who ask for it.
+    const { PostgresDatabase } = await import('../postgres.js')
+    return new PostgresDatabase({ connectionString: storage.url })
+  } catch (error) {
+    if (isMissingPg(error)) {
+      throw new CliError(
+        '--database needs the PostgreSQL driver, which is not installed: npm install pg',
+        ExitCode.failure,
+      )
+    }
+    throw error
+  }
+}
+
+function isMissingPg(error: unknown): boolean {
+  const { code, message } = error as NodeJS.ErrnoException
+  return (
+    ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && /['"]pg['"]/.test(message ?? '')) ||
+    (typeof message === 'string' && message.includes('npm install pg'))
+  )
+}
+
+/**
+ * Opens the database behind `storage`, runs `work`, and always closes it (releasing a directory's lock),
+ * also when `work` fails. For commands that need the `Database` itself rather than a cache (`import`).
+ */
+export async function withDatabase<T>(
+  storage: Storage,
+  options: { create: boolean },
+  work: (database: Database) => Promise<T>,
+): Promise<T> {
+  const database = await databaseFor(storage, options)
+  try {
+    await open(database)
+    return await work(database)
+  } finally {
+    await database.close()
+  }
+}
+
+/**
+ * Starts a cache on `storage`, runs `work`, and always closes the cache, so the lock is released
  * and every write is flushed even when `work` fails.
- *
- * Reading commands pass `create: false`: a mistyped `--data` must report "does not exist"
- * instead of silently creating an empty directory and listing nothing.
  *
  * @example
  * ```ts
- * const names = await withCache('./persist', { create: false }, (cache) => cache.markets())
+ * const storage = storageOf('markets', values)
+ * const names = await withCache(storage, { create: false }, (cache) => cache.markets())
  * ```
  */
 export async function withCache<T>(
-  dataDir: string,
-  options: { create: boolean } & Pick<MarketCacheOptions, 'generateId'>,
-  work: (cache: MarketCache, dir: string) => Promise<T>,
+  storage: Storage,
+  options: { create: boolean } & Pick<MarketCacheOptions, 'idleTimeoutMs' | 'maxMailbox'>,
+  work: (cache: MarketCache) => Promise<T>,
 ): Promise<T> {
   const { create, ...cacheOptions } = options
-  const dir = resolve(dataDir)
-  if (!create) await assertDirectory(dir)
-  const cache = await MarketCache.start({ ...cacheOptions, dataDir: dir })
+  const database = await databaseFor(storage, { create })
+  let cache: MarketCache
   try {
-    return await work(cache, dir)
+    cache = await MarketCache.start({ ...cacheOptions, database })
+  } catch (error) {
+    // A database that failed to open may still hold a connection pool; the cache never owned it.
+    await database.close().catch(() => {})
+    throw error
+  }
+  try {
+    return await work(cache)
   } finally {
     await cache.close()
+  }
+}
+
+/** Opens `database` as `MarketCache.start` does, so a failure reads the same from every command. */
+async function open(database: Database): Promise<void> {
+  try {
+    await database.open?.()
+  } catch (cause) {
+    if (cause instanceof MarketError) throw cause
+    throw new PersistenceError(`Could not open the database: ${String(cause)}`, undefined, cause)
   }
 }
 

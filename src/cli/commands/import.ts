@@ -1,95 +1,139 @@
 import { readFile } from 'node:fs/promises'
-import { ValidationError } from '../../index.js'
+import { isSharedDatabase } from '../../database.js'
+import { type Database, MarketCache, type Product, type Snapshot, type StockItem } from '../../index.js'
 import { CliError, ExitCode } from '../cli-error.js'
 import type { Command } from '../command.js'
 import { type ExportDocument, parseExportDocument } from '../export-document.js'
 import type { Io } from '../io.js'
 import { commonOptions, expectPositionals, parseCommandArgs } from '../parse-command-args.js'
-import { withCache } from '../with-cache.js'
-
-/** Calls in flight per market at once: well under the default `maxMailbox` (10 000), yet enough for group commit. */
-const BATCH = 1000
+import { storageHelp, storageOf, withDatabase } from '../with-cache.js'
 
 /** `market-system import FILE`: the inverse of `export`. */
 export const importCommand: Command = {
   name: 'import',
   summary: 'Load markets from an export document (FILE, or - for stdin)',
-  help: `Usage: market-system import FILE [--data DIR] [--replace]
+  help: `Usage: market-system import FILE [--data DIR | --database URL] [--replace]
 
-Load the markets of an export document (see \`market-system export --help\`) into DIR, keeping
-product ids and order. FILE may be - to read stdin, so
-  market-system export --data a | market-system import - --data b
-copies a data directory. DIR is created if missing. Markets in DIR that the document does not
-name are left as they are.
+Load the markets of an export document (see \`market-system export --help\`) into DIR (or the
+database), keeping product ids and order. FILE may be - to read stdin, so
+  market-system export --data ./persist | market-system import - --database postgres://host/db
+moves a data directory into PostgreSQL. DIR is created if missing. Markets in DIR that the
+document does not name are left as they are.
 
-The whole document is validated before anything is written. A market that already exists in
-DIR is not touched unless --replace is given; then its products are replaced by the document's.
-Each product is written durably, but a market is not replaced atomically: if the import is
-interrupted, run the same command with --replace again.
+All or nothing: the whole document is validated, and every market it names is read from DIR,
+before anything is written. A market that already exists is not touched unless --replace is
+given; then its products are replaced by the document's. Each market is written whole, in one
+store, so it is never half imported. Ids that look like array indices ("7") are kept; such
+products list first (in numeric order), as they did in the data the export came from.
 
 Options:
-  -d, --data DIR  data directory (default: ./persist)
-      --replace   overwrite markets that already exist
-  -h, --help      show this help
+${storageHelp}
+      --replace       overwrite markets that already exist
+  -h, --help          show this help
 
-Exits with 4 if FILE does not exist, 5 if a market file in DIR is corrupt, 6 if the document is
-invalid, 7 if a market exists and --replace was not given (then nothing is written).`,
+Exits with 4 if FILE does not exist, 5 if a market it names is corrupt in DIR, 6 if the document
+is invalid, 7 if a market exists and --replace was not given: in all of these, nothing is written.`,
 
   async run(args, io) {
     const options = { ...commonOptions, replace: { type: 'boolean', default: false } } as const
     const { values, positionals } = parseCommandArgs('import', args, options)
     if (values.help) return void io.stdout.write(`${this.help}\n`)
     expectPositionals('import', positionals, ['file'])
+    const storage = storageOf('import', values)
     const source = positionals[0] as string
     const document = await readDocument(source, io)
-
-    // Ids come from the document: the cache asks for one synchronously in each addProduct call.
-    let nextId: string | undefined
-    const generateId = () => {
-      if (nextId === undefined) throw new Error('market-system import: no product id queued (a bug)')
-      const id = nextId
-      nextId = undefined
-      return id
-    }
-    await withCache(values.data, { create: true, generateId }, async (cache, dir) => {
-      const stocks = document.markets.map(({ name }, index) => {
-        try {
-          return cache.market(name)
-        } catch (error) {
-          if (!(error instanceof ValidationError)) throw error
-          throw new CliError(
-            `Invalid import document \`${source}\`:\n  markets[${index}].name: ${error.message}`,
-            ExitCode.invalidInput,
-          )
-        }
-      })
-      const existing = new Set(await cache.markets())
-      // Reading every target first surfaces a corrupt market file before anything is written.
-      const current = await Promise.all(stocks.map((stock) => stock.listProducts()))
-      const conflicts = document.markets.filter(({ name }) => existing.has(name)).map(({ name }) => name)
-      if (conflicts.length > 0 && !values.replace) {
+    await withDatabase(storage, { create: true }, async (database) => {
+      const revisions = await storedRevisions(
+        database,
+        document.markets.map(({ name }) => name),
+      )
+      if (revisions.size > 0 && !values.replace) {
+        const names = [...revisions.keys()].map((name) => JSON.stringify(name)).join(', ')
         throw new CliError(
-          `Nothing imported: ${conflicts.length} market(s) already exist in \`${dir}\`: ${conflicts.map((name) => JSON.stringify(name)).join(', ')}.\nPass --replace to overwrite them.`,
+          `Nothing imported: ${revisions.size} market(s) already exist in \`${storage.label}\`: ${names}.\nPass --replace to overwrite them.`,
           ExitCode.conflict,
         )
       }
-      for (const [index, { name, products }] of document.markets.entries()) {
-        const stock = stocks[index] as (typeof stocks)[number]
-        const replaced = current[index] ?? []
-        await inBatches(replaced, (item) => stock.deleteProduct(item.id))
-        await inBatches(products, async ({ id, ...product }) => {
-          nextId = id
-          const added = await stock.addProduct(product)
-          if (added !== id)
-            throw new Error(`market-system import: product \`${id}\` was stored as \`${added}\` (a bug)`)
-        })
-        const verb = existing.has(name) ? 'replaced' : 'created'
+      await writeMarkets(database, document, revisions)
+      for (const { name, products } of document.markets) {
+        const verb = revisions.has(name) ? 'replaced' : 'created'
         io.stdout.write(`${verb} ${JSON.stringify(name)}: ${products.length} product(s)\n`)
       }
       const total = document.markets.reduce((sum, { products }) => sum + products.length, 0)
-      io.stdout.write(`Imported ${document.markets.length} market(s), ${total} product(s) into ${dir}\n`)
+      io.stdout.write(`Imported ${document.markets.length} market(s), ${total} product(s) into ${storage.label}\n`)
     })
   },
+}
+
+/**
+ * The stored revision of each of `names` that exists. Every one is first loaded through a cache, so data
+ * that fails validation is a `CorruptDataError` (exit 5) found by the same code as any load, and found
+ * before anything is written, never overwritten unseen.
+ */
+async function storedRevisions(database: Database, names: readonly string[]): Promise<Map<string, number>> {
+  const cache = await MarketCache.start({ database: borrowed(database) })
+  try {
+    await Promise.all(names.map((name) => cache.market(name).listProducts()))
+  } finally {
+    await cache.close()
+  }
+  const revisions = new Map<string, number>()
+  for (const name of names) {
+    const stored = (await database.get(name)) as Snapshot | undefined
+    if (stored !== undefined) revisions.set(name, stored.revision)
+  }
+  return revisions
+}
+
+/** `database` for a cache that must leave it open: the import writes through it once the cache is done. */
+function borrowed(database: Database): Database {
+  const locate = database.locate?.bind(database)
+  return {
+    open: async () => database.open?.(),
+    get: (market) => database.get(market),
+    store: (market, snapshot) => database.store(market, snapshot),
+    markets: () => database.markets(),
+    close: async () => {},
+    ...(locate ? { locate } : {}),
+  }
+}
+
+/**
+ * Stores each market as one snapshot, one revision past the stored one, with the document's ids as they are:
+ * through `addProduct` an id like `7` would be refused, though stored data may hold it. On a shared database
+ * each store is conditional on the revision read above, so a change another process made since is never
+ * overwritten. A store that fails anyway (I/O, or such a change) leaves the others written: reported, exit 1.
+ */
+async function writeMarkets(database: Database, document: ExportDocument, revisions: Map<string, number>) {
+  const shared = isSharedDatabase(database) ? database : undefined
+  const outcomes = await Promise.allSettled(
+    document.markets.map(async ({ name, products }) => {
+      const revision = revisions.get(name) ?? 0
+      const snapshot: Snapshot = { format: 1, market: name, revision: revision + 1, products: byId(products) }
+      if (shared === undefined) return database.store(name, snapshot)
+      if (!(await shared.storeIf(name, snapshot, revision)))
+        throw new Error('another process changed it while the import ran')
+    }),
+  )
+  const failed = outcomes.flatMap((outcome, index) =>
+    outcome.status === 'rejected'
+      ? [`  ${JSON.stringify(document.markets[index]?.name)}: ${(outcome.reason as Error).message ?? outcome.reason}`]
+      : [],
+  )
+  if (failed.length === 0) return
+  throw new CliError(
+    `Import incomplete: ${outcomes.length - failed.length} of ${outcomes.length} market(s) written; these were not:\n${failed.join('\n')}\nEach market is written whole or not at all; run the same command with --replace to finish.`,
+    ExitCode.failure,
+  )
+}
+
+/** Products keyed by id in document order; defined, not assigned, so an id such as `__proto__` is kept as data. */
+function byId(items: readonly StockItem[]): Record<string, Product> {
+  const products: Record<string, Product> = {}
+  for (const { id, ...product } of items) {
+    Object.defineProperty(products, id, { value: product, enumerable: true, writable: true, configurable: true })
+  }
+  return products
 }
 
 async function readDocument(source: string, io: Io): Promise<ExportDocument> {
@@ -124,11 +168,4 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = []
   for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
   return Buffer.concat(chunks).toString('utf8')
-}
-
-/** Runs `task` over `items` with at most `BATCH` in flight, in order, so a mailbox never overflows. */
-async function inBatches<T>(items: readonly T[], task: (item: T) => Promise<unknown>): Promise<void> {
-  for (let start = 0; start < items.length; start += BATCH) {
-    await Promise.all(items.slice(start, start + BATCH).map(task))
-  }
 }

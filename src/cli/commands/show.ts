@@ -4,24 +4,24 @@ import type { Command } from '../command.js'
 import { isExpired, localToday } from '../expiry.js'
 import { commonOptions, expectPositionals, parseCommandArgs } from '../parse-command-args.js'
 import { formatTable } from '../table.js'
-import { withCache } from '../with-cache.js'
+import { storageHelp, storageOf, withCache } from '../with-cache.js'
 
 /** `market-system show MARKET`: one market's products as a table or JSON. */
 export const showCommand: Command = {
   name: 'show',
   summary: "Show one market's products as a table (or --json)",
-  help: `Usage: market-system show MARKET [--data DIR] [--json]
+  help: `Usage: market-system show MARKET [--data DIR | --database URL] [--json]
 
 Show the products of MARKET (its exact name; quote it in the shell) in insertion order:
 id, name, quantity, expirationDate, price. Products whose expiration date is before today
 (local time) are marked "(expired)".
 
 Options:
-  -d, --data DIR  data directory (default: ./persist)
-      --json      print { market, today, products: [{ id, ..., expired }] } instead of a table
-  -h, --help      show this help
+${storageHelp}
+      --json          print { market, today, products: [{ id, ..., expired }] } instead of a table
+  -h, --help          show this help
 
-Exits with 4 if MARKET does not exist, 5 if its file is corrupt.`,
+Exits with 4 if MARKET does not exist, 5 if its stored data (file or row) is corrupt.`,
 
   async run(args, io) {
     const options = { ...commonOptions, json: { type: 'boolean', default: false } } as const
@@ -29,15 +29,16 @@ Exits with 4 if MARKET does not exist, 5 if its file is corrupt.`,
     if (values.help) return void io.stdout.write(`${this.help}\n`)
     expectPositionals('show', positionals, ['market'])
     const name = positionals[0] as string
+    const storage = storageOf('show', values)
     const today = localToday()
-    const items = await withCache(values.data, { create: false }, async (cache, dir) => {
+    const items = await withCache(storage, { create: false }, async (cache) => {
       // Listed before the load spawns an actor (a live actor's market is listed too).
       const stored = await cache.markets()
       // Load even when not listed: markets() skips a corrupt file, which must be reported as corrupt.
       const products = await cache.market(name).listProducts()
       if (products.length === 0 && !stored.includes(name)) {
         throw new CliError(
-          `Market \`${name}\` not found in \`${dir}\`. Run \`market-system markets --data ${JSON.stringify(dir)}\` to list them.`,
+          `Market \`${name}\` not found in \`${storage.label}\`. Run \`market-system markets ${storage.option}\` to list them.`,
           ExitCode.notFound,
         )
       }
