@@ -1,56 +1,11 @@
-import { spawn } from 'node:child_process'
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { MarketCache } from '../src/index.js'
-import { sample, useTempDirs } from './helpers/temp-dir.js'
+import { cli, exists, expired, fileOf, fresh, seed } from './helpers/cli.js'
+import { useTempDirs } from './helpers/temp-dir.js'
 
-const root = fileURLToPath(new URL('..', import.meta.url))
 const LOCK_FILE = '.market-system.lock'
-
-interface Result {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-/** Runs `market-system ...args` from source, as `npm run repl` does, with `input` on stdin. */
-function cli(args: string[], input = ''): Promise<Result> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: root })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk
-  })
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk
-  })
-  child.stdin.end(input)
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })))
-}
-
-const expired = { name: 'linguissa', quantity: 5, expirationDate: '2000-01-01', price: 23.45 }
-const fresh = { name: 'milk', quantity: 12, expirationDate: '2999-12-31', price: 1.5 }
-
-/** Seeds `dir` with two markets and deterministic ids. */
-async function seed(dir: string): Promise<void> {
-  let next = 0
-  const cache = await MarketCache.start({ dataDir: dir, generateId: () => `id-${++next}` })
-  await cache.market("Bob's list").addProduct(expired)
-  await cache.market("Bob's list").addProduct(fresh)
-  await cache.market('Anna').addProduct(sample)
-  await cache.close()
-}
-
-const fileOf = async (dir: string, prefix: string) =>
-  join(dir, (await readdir(dir)).find((name) => name.startsWith(prefix)) as string)
-
-const exists = (path: string) =>
-  stat(path).then(
-    () => true,
-    () => false,
-  )
 
 describe('market-system CLI', () => {
   const tempDir = useTempDirs()
@@ -186,129 +141,60 @@ describe('market-system CLI', () => {
     }
   })
 
-  it('exports every market with ids and order, and imports it into an empty directory unchanged', async () => {
+  it('ignores files the file backend would not name, and names a market file that holds another market', async () => {
     const dir = await tempDir()
     await seed(dir)
-    const exported = await cli(['export', '--data', dir])
-    expect(exported.code).toBe(0)
-    expect(JSON.parse(exported.stdout)).toEqual({
-      format: 1,
-      markets: [
-        { name: 'Anna', products: [{ id: 'id-3', ...sample }] },
-        {
-          name: "Bob's list",
-          products: [
-            { id: 'id-1', ...expired },
-            { id: 'id-2', ...fresh },
-          ],
-        },
-      ],
-    })
-    const backup = join(await tempDir(), 'backup.json')
-    await writeFile(backup, exported.stdout)
-    const target = join(await tempDir(), 'restored')
-    const imported = await cli(['import', backup, '--data', target])
-    expect(imported.code).toBe(0)
-    expect(imported.stdout).toContain('Imported 2 market(s), 3 product(s)')
-    expect((await cli(['export', '--data', target])).stdout).toBe(exported.stdout)
-    expect(await exists(join(target, LOCK_FILE))).toBe(false)
+    const hash = 'a'.repeat(32)
+    // Not a name FileDatabase produces (uppercase, space): it is no market's file, so it is not reported.
+    await writeFile(join(dir, `Backup copy-${hash}.json`), 'not json')
+    const stray = join(dir, `anna-${hash}.json`)
+    await writeFile(stray, JSON.stringify({ format: 1, market: 'Anna', revision: 1, products: {} }))
+    const result = await cli(['markets', '--data', dir])
+    expect(result).toMatchObject({ code: 5, stdout: "Anna\nBob's list\n" })
+    expect(result.stderr).toContain(`${stray}: names market \`Anna\`, which maps to another file`)
+    expect(result.stderr).not.toContain('Backup copy')
   })
 
-  it('imports a document read from stdin when FILE is -', async () => {
-    const target = await tempDir()
-    const document = { format: 1, markets: [{ name: 'Piped', products: [{ id: 'a', ...sample }] }] }
-    const result = await cli(['import', '-', '--data', target], JSON.stringify(document))
-    expect(result.code).toBe(0)
-    expect(JSON.parse((await cli(['export', '--data', target])).stdout)).toEqual(document)
-  })
-
-  it('refuses to overwrite an existing market without --replace, exits 7 and writes nothing', async () => {
-    const dir = await tempDir()
-    await seed(dir)
-    const before = (await cli(['export', '--data', dir])).stdout
-    const document = {
-      format: 1,
-      markets: [
-        { name: 'New market', products: [{ id: 'n', ...sample }] },
-        { name: 'Anna', products: [{ id: 'x', ...fresh }] },
-      ],
+  it('exits 2 when both --data and --database are given, or --database is not a postgres:// URL', async () => {
+    const dir = join(await tempDir(), 'never-created')
+    for (const command of [['markets'], ['show', 'Anna'], ['export'], ['import', '-'], ['repl']]) {
+      const both = await cli([...command, '--data', dir, '--database', 'postgres://127.0.0.1:1/x'])
+      expect(both.code).toBe(2)
+      expect(both.stderr).toContain('Give --data DIR or --database URL, not both')
+      expect(both.stderr).toContain(`market-system ${command[0]} --help`)
     }
-    const result = await cli(['import', '-', '--data', dir], JSON.stringify(document))
-    expect(result.code).toBe(7)
-    expect(result.stderr).toContain('"Anna"')
-    expect(result.stderr).toContain('--replace')
-    expect((await cli(['export', '--data', dir])).stdout).toBe(before)
+    const wrong = await cli(['markets', '--database', 'mysql://user:secret@host/db'])
+    expect(wrong.code).toBe(2)
+    expect(wrong.stderr).toContain('Expected --database to be a postgres:// or postgresql:// URL')
+    expect(wrong.stderr).toContain('mysql://user:***@host/db')
+    expect(wrong.stderr).not.toContain('secret')
+    expect(await exists(dir)).toBe(false)
   })
 
-  it('replaces the products of an existing market with --replace, leaving other markets alone', async () => {
-    const dir = await tempDir()
-    await seed(dir)
-    const document = {
-      format: 1,
-      markets: [
-        {
-          name: 'Anna',
-          products: [
-            { id: 'x', ...fresh },
-            { id: 'id-3', ...expired },
-          ],
-        },
-      ],
-    }
-    const result = await cli(['import', '-', '--replace', '--data', dir], JSON.stringify(document))
-    expect(result.code).toBe(0)
-    expect(result.stdout).toContain('replaced "Anna": 2 product(s)')
-    const after = JSON.parse((await cli(['export', '--data', dir])).stdout)
-    expect(after.markets).toEqual([
-      {
-        name: 'Anna',
-        products: [
-          { id: 'x', ...fresh },
-          { id: 'id-3', ...expired },
-        ],
-      },
-      {
-        name: "Bob's list",
-        products: [
-          { id: 'id-1', ...expired },
-          { id: 'id-2', ...fresh },
-        ],
-      },
-    ])
+  it('says `npm install pg` when --database is given and pg is not installed', async () => {
+    // Loaded before the CLI: makes `pg` unresolvable, as in a project that never installed it.
+    const hidePg = join(await tempDir(), 'hide-pg.cjs')
+    await writeFile(
+      hidePg,
+      `const Module = require('node:module')
+const resolve = Module._resolveFilename
+Module._resolveFilename = function (request, ...rest) {
+  if (request === 'pg') throw Object.assign(new Error("Cannot find module 'pg'"), { code: 'MODULE_NOT_FOUND' })
+  return resolve.call(this, request, ...rest)
+}
+`,
+    )
+    const result = await cli(['markets', '--database', 'postgres://127.0.0.1:1/x'], '', { preload: [hidePg] })
+    expect(result.code).toBe(1)
+    expect(result.stderr).toContain('npm install pg')
   })
 
-  it('rejects an invalid document with exit 6, naming each problem by its path, and writes nothing', async () => {
-    const target = join(await tempDir(), 'data')
-    await mkdir(target)
-    const document = {
-      format: 1,
-      markets: [
-        { name: 'Ok', products: [{ id: 'a', ...sample }] },
-        {
-          name: 'Bad',
-          products: [
-            { id: 'b', ...sample, quantity: -1 },
-            { id: 'b', ...sample, expirate_date: 'x' },
-          ],
-        },
-      ],
-    }
-    const result = await cli(['import', '-', '--data', target], JSON.stringify(document))
-    expect(result.code).toBe(6)
-    expect(result.stderr).toContain('markets[1].products[0].quantity: Expected `quantity` to be a safe integer >= 0')
-    expect(result.stderr).toContain('markets[1].products[1]: Unknown product field(s) `expirate_date`')
-    expect(result.stderr).toContain('markets[1].products[1].id: Duplicate product id `b`')
-    expect(await readdir(target)).toEqual([])
-    expect((await cli(['import', '-', '--data', target], '{"format":1,')).code).toBe(6)
-    const badName = { format: 1, markets: [{ name: 'tab\there', products: [] }] }
-    const named = await cli(['import', '-', '--data', target], JSON.stringify(badName))
-    expect(named.code).toBe(6)
-    expect(named.stderr).toContain('markets[0].name')
-  })
-
-  it('exits 4 when the import file does not exist', async () => {
-    const result = await cli(['import', join(await tempDir(), 'nope.json'), '--data', await tempDir()])
-    expect(result.code).toBe(4)
-    expect(result.stderr).toContain('nope.json` does not exist')
+  it('exits 1 naming the refused connection when the database server cannot be reached', async () => {
+    // Port 1 on the loopback: nothing listens there, so the connection is refused at once.
+    const result = await cli(['markets', '--database', 'postgres://user:secret@127.0.0.1:1/db'])
+    expect(result.code).toBe(1)
+    expect(result.stderr).toContain('PersistenceError')
+    expect(result.stderr).toContain('ECONNREFUSED')
+    expect(result.stderr).not.toContain('secret')
   })
 })

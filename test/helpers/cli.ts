@@ -1,0 +1,56 @@
+import { spawn } from 'node:child_process'
+import { readdir, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { MarketCache } from '../../src/index.js'
+import { sample } from './temp-dir.js'
+
+const root = fileURLToPath(new URL('../..', import.meta.url))
+
+export interface CliResult {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/**
+ * Runs `market-system ...args` from source, as `npm run repl` does, with `input` on stdin.
+ * `preload` files are `--require`d first (to change the child's environment, e.g. hide a package).
+ */
+export function cli(args: string[], input = '', options: { preload?: string[] } = {}): Promise<CliResult> {
+  const preload = (options.preload ?? []).flatMap((file) => ['--require', file])
+  const child = spawn(process.execPath, [...preload, '--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: root })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk
+  })
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk
+  })
+  child.stdin.end(input)
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })))
+}
+
+export const expired = { name: 'linguissa', quantity: 5, expirationDate: '2000-01-01', price: 23.45 }
+export const fresh = { name: 'milk', quantity: 12, expirationDate: '2999-12-31', price: 1.5 }
+
+/** Seeds `dir` with two markets, "Bob's list" (id-1 expired, id-2 fresh) and "Anna" (id-3 sample). */
+export async function seed(dir: string): Promise<void> {
+  let next = 0
+  const cache = await MarketCache.start({ dataDir: dir, generateId: () => `id-${++next}` })
+  await cache.market("Bob's list").addProduct(expired)
+  await cache.market("Bob's list").addProduct(fresh)
+  await cache.market('Anna').addProduct(sample)
+  await cache.close()
+}
+
+/** The path of the market file in `dir` whose name starts with `prefix` (the slug of the market's name). */
+export const fileOf = async (dir: string, prefix: string) =>
+  join(dir, (await readdir(dir)).find((name) => name.startsWith(prefix)) as string)
+
+export const exists = (path: string) =>
+  stat(path).then(
+    () => true,
+    () => false,
+  )
