@@ -7,7 +7,6 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { laneIndex } from '../src/file-database/file-database.js'
 import { fileNameFor, isTempFile } from '../src/file-database/file-names.js'
 import { type FileSystem, nodeFileSystem } from '../src/file-database/file-system.js'
-import { type BatchItem, writeBatchSync } from '../src/file-database/write-batch.js'
 import {
   ClosedError,
   type Database,
@@ -16,8 +15,8 @@ import {
   MarketCache,
   PersistenceError,
 } from '../src/index.js'
-import { type FaultStep, FaultyFileSystem, ioError } from './helpers/faulty-fs.js'
-import { faultySyncFs, type SyncFaultStep } from './helpers/faulty-sync-fs.js'
+import { FaultyFileSystem, ioError } from './helpers/faulty-fs.js'
+import type { WriteFaultStep } from './helpers/faulty-sync-fs.js'
 import { MemoryDatabase } from './helpers/memory-database.js'
 import { sample, useTempDirs } from './helpers/temp-dir.js'
 
@@ -27,10 +26,11 @@ afterEach(async () => {
   await Promise.all(caches.splice(0).map((cache) => cache.close().catch(() => {})))
 })
 
+/** A cache whose FileDatabase writes through the production durable replace on this thread, with faults armed per call. */
 async function start(options: { workers?: number } = {}) {
   const dir = await tempDir()
   const fs = new FaultyFileSystem(dir)
-  const database = new FileDatabase({ dir, fs, ...options })
+  const database = new FileDatabase({ dir, fs, syncFs: fs, ...options })
   const cache = await MarketCache.start({ database })
   caches.push(cache)
   return { dir, fs, cache }
@@ -50,56 +50,61 @@ async function tempFiles(dir: string): Promise<string[]> {
   return (await readdir(dir)).filter(isTempFile)
 }
 
-function deferred(): [Promise<void>, () => void] {
-  let resolve!: () => void
-  const promise = new Promise<void>((r) => {
-    resolve = r
-  })
-  return [promise, resolve]
-}
-
-const WRITE_STEPS: FaultStep[] = ['open', 'write', 'shortWrite', 'fsyncFile', 'close', 'rename', 'fsyncDir']
+const WRITE_STEPS: WriteFaultStep[] = ['open', 'write', 'shortWrite', 'fsyncFile', 'close', 'rename', 'fsyncDir']
 const CODES = ['EIO', 'ENOSPC', 'EACCES', 'EMFILE']
+
+/**
+ * One store fails at `step`; the caller sees `PersistenceError` caused by `code`, the old file stays
+ * byte-identical (or, after the rename, the new one is whole), no temp file is left, memory equals disk
+ * after the reload, and the next write succeeds.
+ */
+async function failOneStore(step: WriteFaultStep, code: string) {
+  const { dir, fs, cache } = await start()
+  const market = cache.market('m')
+  const first = await market.addProduct(sample)
+  const before = await readFile(join(dir, fileNameFor('m')), 'utf8')
+
+  fs.arm({ step, code, times: 1 })
+  const error = await market.addProduct({ ...sample, name: 'lost' }).catch((e: unknown) => e)
+  expect(error).toBeInstanceOf(PersistenceError)
+  expect(fs.injected).toHaveLength(1)
+  const cause = (error as PersistenceError).cause as NodeJS.ErrnoException
+  // A write that makes no progress has no error of its own: the writer reports the device as full.
+  if (step === 'zeroWrite') expect(cause.code).toBe('ENOSPC')
+  else expect(cause).toMatchObject({ code, message: (fs.injected[0] as Error).message })
+
+  const stored = await readStored(dir, 'm')
+  if (step === 'fsyncDir') {
+    // The rename already happened and cannot be undone: the new file is in place, only its
+    // durability is unknown. The actor reloads, so memory shows exactly what the disk holds.
+    expect(stored.revision).toBe(2)
+  } else {
+    expect(await readFile(join(dir, fileNameFor('m')), 'utf8')).toBe(before)
+    expect(stored.revision).toBe(1)
+  }
+  expect(await tempFiles(dir)).toEqual([])
+  const listed = await market.listProducts()
+  expect(Object.fromEntries(listed.map(({ id, ...product }) => [id, product]))).toEqual(stored.products)
+  expect(listed.map(({ id }) => id)).toContain(first)
+
+  const next = await market.addProduct({ ...sample, name: 'after' })
+  const after = await readStored(dir, 'm')
+  expect(after.revision).toBe(stored.revision + 1)
+  expect(after.products[next]).toEqual({ ...sample, name: 'after' })
+  expect(Object.keys(after.products)).toHaveLength(Object.keys(stored.products).length + 1)
+  expect(await tempFiles(dir)).toEqual([])
+}
 
 describe('a store that fails at one step of the durable replace', () => {
   describe.each(WRITE_STEPS)('failing %s', (step) => {
     it.each(CODES)(
       'rejects with PersistenceError caused by %s, keeps disk and memory consistent, then recovers',
-      async (code) => {
-        const { dir, fs, cache } = await start()
-        const market = cache.market('m')
-        const first = await market.addProduct(sample)
-        const before = await readFile(join(dir, fileNameFor('m')), 'utf8')
-
-        fs.arm({ step, code, times: 1 })
-        const error = await market.addProduct({ ...sample, name: 'lost' }).catch((e: unknown) => e)
-        expect(error).toBeInstanceOf(PersistenceError)
-        expect((error as PersistenceError).cause).toBe(fs.injected[0])
-        expect(((error as PersistenceError).cause as NodeJS.ErrnoException).code).toBe(code)
-
-        const stored = await readStored(dir, 'm')
-        if (step === 'fsyncDir') {
-          // The rename already happened and cannot be undone: the new file is in place, only its
-          // durability is unknown. The actor reloads, so memory shows exactly what the disk holds.
-          expect(stored.revision).toBe(2)
-        } else {
-          expect(await readFile(join(dir, fileNameFor('m')), 'utf8')).toBe(before)
-          expect(stored.revision).toBe(1)
-        }
-        expect(await tempFiles(dir)).toEqual([])
-        const listed = await market.listProducts()
-        expect(Object.fromEntries(listed.map(({ id, ...product }) => [id, product]))).toEqual(stored.products)
-        expect(listed.map(({ id }) => id)).toContain(first)
-
-        const next = await market.addProduct({ ...sample, name: 'after' })
-        const after = await readStored(dir, 'm')
-        expect(after.revision).toBe(stored.revision + 1)
-        expect(after.products[next]).toEqual({ ...sample, name: 'after' })
-        expect(Object.keys(after.products)).toHaveLength(Object.keys(stored.products).length + 1)
-        expect(await tempFiles(dir)).toEqual([])
-      },
+      (code) => failOneStore(step, code),
     )
   })
+
+  it('reports a write that makes no progress as ENOSPC instead of looping forever, keeping disk and memory consistent', () =>
+    failOneStore('zeroWrite', 'ENOSPC'))
 })
 
 describe('storage faults beyond a single failed step', () => {
@@ -164,26 +169,6 @@ describe('storage faults beyond a single failed step', () => {
     await cache.market(faulted).addProduct(sample)
     expect((await readStored(dir, faulted)).revision).toBe(1)
   })
-
-  it('writes other lanes while one lane is stuck in fsync', async () => {
-    const stuck = 'alpha'
-    const other = ['beta', 'gamma', 'delta', 'epsilon'].find(
-      (name) => laneIndex(name, 3) !== laneIndex(stuck, 3),
-    ) as string
-    const { dir, fs, cache } = await start({ workers: 3 })
-    const [release, unblock] = deferred()
-    const [reached, reach] = deferred()
-    fs.holdFsync = { filePrefix: fileNameFor(stuck), until: release, reached: reach }
-
-    const blocked = cache.market(stuck).addProduct(sample)
-    await reached
-    await cache.market(other).addProduct(sample)
-    expect((await readStored(dir, other)).revision).toBe(1)
-    await expect(readFile(join(dir, fileNameFor(stuck)))).rejects.toMatchObject({ code: 'ENOENT' })
-    unblock()
-    await blocked
-    expect((await readStored(dir, stuck)).revision).toBe(1)
-  })
 })
 
 describe('a load that fails to read', () => {
@@ -212,24 +197,10 @@ describe('a load that fails to read', () => {
 })
 
 describe('storage faults at the edges of a write', () => {
-  it('reports a write that makes no progress as ENOSPC instead of looping forever', async () => {
-    const { dir, fs, cache } = await start()
-    fs.arm({ step: 'zeroWrite', code: 'ENOSPC', times: 1 })
-    const error = await cache
-      .market('m')
-      .addProduct(sample)
-      .catch((e: unknown) => e)
-    expect(error).toBeInstanceOf(PersistenceError)
-    expect(((error as PersistenceError).cause as NodeJS.ErrnoException).code).toBe('ENOSPC')
-    expect(await readdir(dir)).not.toContain(fileNameFor('m'))
-    expect(await tempFiles(dir)).toEqual([])
-    await cache.market('m').addProduct(sample)
-  })
-
   it('never fsyncs with fsync off, yet still replaces the file whole', async () => {
     const dir = await tempDir()
     const fs = new FaultyFileSystem(dir)
-    const cache = await MarketCache.start({ database: new FileDatabase({ dir, fs, fsync: false }) })
+    const cache = await MarketCache.start({ database: new FileDatabase({ dir, fs, syncFs: fs, fsync: false }) })
     caches.push(cache)
     fs.arm({ step: 'fsyncFile', code: 'EIO', times: 1 })
     fs.arm({ step: 'fsyncDir', code: 'EIO', times: 1 })
@@ -299,7 +270,6 @@ describe('faults around the directory lock', () => {
   it.each([
     ['a live process on this machine', () => lockOwner({ pid: process.ppid }), process.ppid],
     ['a process on another machine', () => lockOwner({ pid: 1, host: `not-${hostname()}` }), 1],
-    ['nothing anyone can read', () => 'not a lock', undefined],
   ])('refuses a directory locked by %s and leaves the lock alone', async (_title, content, pid) => {
     const dir = await tempDir()
     await writeFile(join(dir, LOCK), content())
@@ -372,62 +342,14 @@ describe('faults around the directory lock', () => {
   })
 })
 
-describe('the worker write path (writeBatchSync, the default without a seam)', () => {
-  const BATCH_STEPS: SyncFaultStep[] = ['open', 'write', 'shortWrite', 'fsyncFile', 'close', 'rename', 'fsyncDir']
-  describe.each(BATCH_STEPS)('failing %s', (step) => {
-    it.each(CODES)('reports %s for the faulted file only, keeping its old content and no temp file', async (code) => {
-      const dir = await tempDir()
-      const names = ['a.json', 'victim.json', 'c.json']
-      for (const name of names) nodeFs.writeFileSync(join(dir, name), `{"old":"${name}"}`)
-      const items: BatchItem[] = names.map((name) => ({
-        target: join(dir, name),
-        temp: join(dir, `${name}.0123456789abcdef.tmp`),
-        data: `{"new":"${name}"}`,
-      }))
-      const dirFd = nodeFs.openSync(dir, 'r')
-      const fs = faultySyncFs(step, code, step === 'fsyncDir' ? dir : 'victim')
-      // Open the directory through the double too, so its fsync can be faulted by path.
-      const tracked = step === 'fsyncDir' ? fs.openSync(dir, 'r') : dirFd
-      let results: ReturnType<typeof writeBatchSync>
-      try {
-        results = writeBatchSync(fs, tracked, items, true)
-      } finally {
-        nodeFs.closeSync(dirFd)
-        if (tracked !== dirFd) nodeFs.closeSync(tracked)
-      }
-      expect(nodeFs.readdirSync(dir).filter(isTempFile)).toEqual([])
-      if (step === 'fsyncDir') {
-        // Every rename of the batch happened, and none is known durable: all fail, none is torn.
-        expect(results.map((result) => result?.code)).toEqual([code, code, code])
-        for (const name of names)
-          expect(JSON.parse(nodeFs.readFileSync(join(dir, name), 'utf8'))).toEqual({ new: name })
-        return
-      }
-      expect(results.map((result) => result?.code)).toEqual([undefined, code, undefined])
-      expect(results[1]?.message).toContain(code)
-      expect(nodeFs.readFileSync(join(dir, 'victim.json'), 'utf8')).toBe('{"old":"victim.json"}')
-      expect(nodeFs.readFileSync(join(dir, 'a.json'), 'utf8')).toBe('{"new":"a.json"}')
-      expect(nodeFs.readFileSync(join(dir, 'c.json'), 'utf8')).toBe('{"new":"c.json"}')
-      // The next batch, with the fault gone, replaces the file.
-      const fd = nodeFs.openSync(dir, 'r')
-      try {
-        expect(writeBatchSync(nodeFs, fd, [items[1] as BatchItem], true)).toEqual([null])
-      } finally {
-        nodeFs.closeSync(fd)
-      }
-      expect(nodeFs.readFileSync(join(dir, 'victim.json'), 'utf8')).toBe('{"new":"victim.json"}')
-    })
-  })
-})
-
-describe('a fault on the default worker path, end to end', () => {
-  it('rejects with PersistenceError carrying the error code from the worker thread, then recovers', async () => {
+describe('a fault on the default write threads, end to end', () => {
+  it('rejects with PersistenceError carrying the error code from the write thread, then recovers', async () => {
     const dir = await tempDir()
     const cache = await MarketCache.start({ dataDir: dir })
     caches.push(cache)
     const market = cache.market('m')
     await market.addProduct(sample)
-    // A non-empty directory where the file should be: the rename in the worker fails even for root.
+    // A non-empty directory where the file should be: the rename in the write thread fails even for root.
     const target = join(dir, fileNameFor('m'))
     nodeFs.rmSync(target)
     nodeFs.mkdirSync(target)

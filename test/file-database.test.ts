@@ -84,6 +84,26 @@ describe('FileDatabase', () => {
     expect(await readFile(file, 'utf8')).toBe(bytes)
   })
 
+  it('returns a parseable file as it is, leaving validation to the actor, and names a file it cannot parse', async () => {
+    const dir = await tempDir()
+    const database = new FileDatabase({ dir })
+    const file = database.locate('m')
+    expect(file).toBe(join(dir, fileNameFor('m')))
+    await writeFile(file, '{"format":2,"market":"other","products":[]}')
+    expect(await database.get('m')).toEqual({ format: 2, market: 'other', products: [] })
+    await writeFile(file, '{"format":1,')
+    const error = await database.get('m').catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(CorruptDataError)
+    expect(error).toMatchObject({ market: 'm', location: file })
+    expect((error as Error).message).toContain(file)
+    expect((error as Error).cause).toBeInstanceOf(SyntaxError)
+    // A file naming another market is not listed under this one's name.
+    await writeFile(file, '{"market":"other"}')
+    await database.get('m')
+    expect(await database.markets()).toEqual([])
+    await database.close()
+  })
+
   it('spreads markets over its lanes and keeps each market on one', async () => {
     const dir = await tempDir()
     const database = new FileDatabase({ dir, workers: 4 })

@@ -1,14 +1,13 @@
 import { join, resolve } from 'node:path'
 import type { Database } from '../database.js'
 import { ClosedError, CorruptDataError } from '../errors.js'
-import { validateSnapshot } from '../snapshot.js'
-import { replaceFile } from './atomic-file.js'
+import { CallingThreadWriter } from './calling-thread-writer.js'
 import { DirLock } from './dir-lock.js'
 import { fileNameFor, isMarketFile, isTempFile, tempNameFor } from './file-names.js'
-import { type FileHandleLike, type FileSystem, nodeFileSystem } from './file-system.js'
-import type { BatchItem } from './write-batch.js'
+import { type FileSystem, nodeFileSystem } from './file-system.js'
+import type { FileWrite, FileWriter, SyncFileSystem } from './write-files.js'
 import { type LaneWrite, WriteLane } from './write-lane.js'
-import { WriteWorker } from './write-worker.js'
+import { WriteThread } from './write-thread.js'
 
 /** Options of `new FileDatabase(options)`. */
 export interface FileDatabaseOptions {
@@ -26,8 +25,13 @@ export interface FileDatabaseOptions {
    * @default true
    */
   fsync?: boolean
-  /** @internal A file-system seam for fault-injection tests. */
+  /** @internal A file-system seam for fault-injection tests: the lock, reads and directory listing. */
   fs?: FileSystem
+  /**
+   * @internal A synchronous file-system seam for fault-injection tests: market files are then written
+   * through it on the calling thread, by the same code and through the same lanes as the write threads.
+   */
+  syncFs?: SyncFileSystem
 }
 
 /** @internal FNV-1a over UTF-16 code units: stable across processes and versions, unlike any runtime hash. */
@@ -44,7 +48,6 @@ export function laneIndex(market: string, lanes: number): number {
 const THREADS_PER_LANE = 2
 
 const errorCode = (error: unknown) => (error as NodeJS.ErrnoException).code
-const encoder = new TextEncoder()
 
 /**
  * The default `Database`: one JSON file per market in `dir`, replaced atomically and durably
@@ -63,13 +66,13 @@ export class FileDatabase implements Database {
   readonly #fsync: boolean
   readonly #fs: FileSystem
   readonly #lanes: WriteLane[]
-  /** `THREADS_PER_LANE` threads per lane, started on first use; unused when a file-system seam is given. */
-  readonly #workers: (WriteWorker | undefined)[] = []
+  readonly #newWriter: () => FileWriter
+  /** `THREADS_PER_LANE` writers per lane (write threads, or the calling thread with a seam), started on first use. */
+  readonly #threads: (FileWriter | undefined)[] = []
   /** Market names by file name, learned from stores and reads, so `markets()` reads each file at most once. */
   readonly #names = new Map<string, string>()
   #opening: Promise<void> | undefined
   #lock: DirLock | undefined
-  #dirHandle: FileHandleLike | undefined
   #closing: Promise<void> | undefined
   readonly #accepted = new Set<Promise<void>>()
 
@@ -81,12 +84,14 @@ export class FileDatabase implements Database {
     this.dir = resolve(options.dir)
     this.#fsync = options.fsync ?? true
     this.#fs = options.fs ?? nodeFileSystem
-    // The seam is asynchronous and lives on this thread, so with one the lanes write one file at a time
-    // through it; without, each lane batches its markets into a worker thread doing synchronous calls.
-    this.#lanes = Array.from({ length: workers }, (_, index) =>
-      options.fs
-        ? new WriteLane((market, snapshot) => this.#write(market, snapshot))
-        : new WriteLane({ writeBatch: (writes) => this.#writeBatch(index, writes) }),
+    const { syncFs } = options
+    const fsync = this.#fsync
+    this.#newWriter = syncFs
+      ? () => new CallingThreadWriter(syncFs, this.dir, fsync)
+      : () => new WriteThread(this.dir, fsync)
+    this.#lanes = Array.from(
+      { length: workers },
+      (_, index) => new WriteLane((writes) => this.#writeBatch(index, writes)),
     )
   }
 
@@ -107,7 +112,6 @@ export class FileDatabase implements Database {
       for (const name of await this.#fs.readdir(this.dir)) {
         if (isTempFile(name)) await this.#fs.unlink(join(this.dir, name)).catch(() => {})
       }
-      if (this.#fsync && this.#fs !== nodeFileSystem) this.#dirHandle = await this.#fs.open(this.dir, 'r')
     } catch (error) {
       await this.#lock.release()
       this.#lock = undefined
@@ -115,6 +119,11 @@ export class FileDatabase implements Database {
     }
   }
 
+  /**
+   * The parsed content of `market`'s file, or `undefined` when it has none. Not validated here: the actor
+   * validates whatever a `Database` returns, and names the file through `locate`.
+   * @throws {CorruptDataError} when the file is not valid JSON; it names the file.
+   */
   async get(market: string): Promise<unknown | undefined> {
     await this.open()
     const fileName = fileNameFor(market)
@@ -132,13 +141,13 @@ export class FileDatabase implements Database {
     } catch (cause) {
       throw new CorruptDataError(`File \`${file}\` of market \`${market}\` is not valid JSON`, market, file, cause)
     }
-    // Validating here names the file; the actor takes the state built here rather than validate again.
-    const problem = validateSnapshot(value, market)
-    if (problem !== undefined) {
-      throw new CorruptDataError(`File \`${file}\` of market \`${market}\` is corrupt: ${problem}`, market, file)
-    }
-    this.#names.set(fileName, market)
+    if ((value as { market?: unknown } | null)?.market === market) this.#names.set(fileName, market)
     return value
+  }
+
+  /** The absolute path of `market`'s file, whether or not it exists. */
+  locate(market: string): string {
+    return join(this.dir, fileNameFor(market))
   }
 
   store(market: string, snapshot: unknown): Promise<void> {
@@ -152,66 +161,66 @@ export class FileDatabase implements Database {
     return stored
   }
 
-  async #write(market: string, snapshot: unknown): Promise<void> {
-    const fileName = fileNameFor(market)
-    await replaceFile({
-      fs: this.#fs,
-      dir: this.dir,
-      fileName,
-      data: encoder.encode(JSON.stringify(snapshot)),
-      fsync: this.#fsync,
-      syncDir: () => (this.#dirHandle ? this.#dirHandle.sync() : Promise.resolve()),
-    })
-    this.#names.set(fileName, market)
-  }
-
-  async #writeBatch(index: number, writes: LaneWrite[]): Promise<unknown[]> {
-    const results: unknown[] = []
-    const items: BatchItem[] = []
+  async #writeBatch(lane: number, writes: LaneWrite[]): Promise<unknown[]> {
+    const results: unknown[] = writes.map(() => undefined)
+    const files: FileWrite[] = []
+    /** `files[k]` is the file of `writes[written[k]]`. */
     const written: number[] = []
-    const fileNames = writes.map(({ market }) => fileNameFor(market))
-    for (const [i, { snapshot }] of writes.entries()) {
-      const fileName = fileNames[i] as string
+    for (const [i, { market, snapshot }] of writes.entries()) {
+      const fileName = fileNameFor(market)
       let data: string
       try {
-        // Sent as text: copying a string to the worker is cheaper than encoding it here, and the
-        // worker encodes it off this thread.
+        // Sent as text: copying a string to a thread is cheaper than encoding it here, and the thread
+        // encodes it off this thread.
         data = JSON.stringify(snapshot)
       } catch (error) {
         results[i] = error
         continue
       }
-      results[i] = undefined
       written.push(i)
-      items.push({ target: join(this.dir, fileName), temp: join(this.dir, tempNameFor(fileName)), data })
+      files.push({ target: join(this.dir, fileName), temp: join(this.dir, tempNameFor(fileName)), data })
     }
-    if (items.length === 0) return results
+    if (files.length === 0) return results
     // A thread blocks in each fsync; ext4 folds fsyncs that wait together into one journal commit,
     // so a batch split over threads costs about one commit instead of one per file.
-    const chunks = Math.min(THREADS_PER_LANE, items.length)
-    const size = Math.ceil(items.length / chunks)
-    const parts = await Promise.all(
-      Array.from({ length: chunks }, (_, chunk) => {
-        const slot = index * THREADS_PER_LANE + chunk
-        let worker = this.#workers[slot]
-        // A thread that died (its writes already failed) is replaced, so one crash does not fail every later store.
-        if (!worker?.alive) {
-          worker = new WriteWorker(this.dir, this.#fsync)
-          this.#workers[slot] = worker
-        }
-        return worker.write(items.slice(chunk * size, (chunk + 1) * size))
-      }),
+    const count = Math.min(THREADS_PER_LANE, files.length)
+    const size = Math.ceil(files.length / count)
+    const shares = Array.from({ length: count }, (_, share) => files.slice(share * size, (share + 1) * size))
+    // Every share settles before the batch ends: a thread that died fails only the files it held, and
+    // the lane starts no later write of any market of this batch while another thread may still rename
+    // an older file of it.
+    const outcomes = await Promise.allSettled(
+      shares.map((share, index) => this.#thread(lane * THREADS_PER_LANE + index).write(share)),
     )
-    const outcomes = parts.flat()
-    // A missing result would read as success; the worker answers every item, so this only guards a bug.
-    if (outcomes.length !== items.length)
-      throw new Error(`write worker answered ${outcomes.length} of ${items.length} writes`)
-    outcomes.forEach((error, k) => {
-      const i = written[k] as number
-      results[i] = error
-      if (error === undefined) this.#names.set(fileNames[i] as string, (writes[i] as LaneWrite).market)
+    outcomes.forEach((outcome, share) => {
+      const part = shares[share] as FileWrite[]
+      // A missing result would read as success; a writer answers every file, so this only guards a bug.
+      const answered = outcome.status === 'fulfilled' && outcome.value.length === part.length
+      for (let k = 0; k < part.length; k++) {
+        const i = written[share * size + k] as number
+        const error = answered
+          ? outcome.value[k]
+          : outcome.status === 'rejected'
+            ? (outcome.reason ?? new Error('write failed'))
+            : new Error(`write thread answered ${outcome.value.length} of ${part.length} files`)
+        results[i] = error
+        if (error === undefined) {
+          const { market } = writes[i] as LaneWrite
+          this.#names.set(fileNameFor(market), market)
+        }
+      }
     })
     return results
+  }
+
+  /** The writer at `slot`, replaced if it died (its files already failed) so one crash fails no later store. */
+  #thread(slot: number): FileWriter {
+    let thread = this.#threads[slot]
+    if (!thread?.alive) {
+      thread = this.#newWriter()
+      this.#threads[slot] = thread
+    }
+    return thread
   }
 
   async markets(): Promise<string[]> {
@@ -247,8 +256,8 @@ export class FileDatabase implements Database {
     await Promise.allSettled([...this.#accepted])
     if (!this.#opening) return
     await this.#opening.catch(() => {})
-    await Promise.all(this.#workers.map((worker) => worker?.close()))
-    await this.#dirHandle?.close()
+    // Every write has settled, so a thread that dies now loses nothing: it must not keep the lock held.
+    await Promise.allSettled(this.#threads.map((thread) => thread?.close()))
     await this.#lock?.release()
   }
 }

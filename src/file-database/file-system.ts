@@ -9,8 +9,9 @@ export interface FileHandleLike {
 
 /**
  * @internal
- * The file operations `FileDatabase` performs, as a seam: tests replace single operations to inject
- * EIO, ENOSPC or short writes without mocking the whole module.
+ * The asynchronous file operations of `FileDatabase` outside the durable replace (the directory lock,
+ * reads, listing), as a seam: tests replace single operations to inject EIO, EACCES or short writes.
+ * Market files are written only by `writeFilesSync`, through a `SyncFileSystem`.
  */
 export interface FileSystem {
   open(path: string, flags: string): Promise<FileHandleLike>

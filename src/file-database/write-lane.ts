@@ -13,37 +13,26 @@ export interface LaneWrite {
   snapshot: unknown
 }
 
-/** @internal Writes several markets at once; resolves to one result per write: `undefined` or its own error. */
+/** @internal Writes a lane's batch; resolves to one result per write: `undefined` or its own error. */
 export type WriteBatch = (writes: LaneWrite[]) => Promise<unknown[]>
 
 /**
  * @internal
- * One serial write lane. Writes of one market never reorder because a market always uses the
- * same lane and a lane runs one write (or one batch) at a time. A snapshot queued behind one not yet
- * started replaces it (coalescing): only the newest is written, and every waiter resolves once that
+ * One serial write lane. Writes of one market never reorder, and never overlap, because a market always
+ * uses the same lane and a lane runs one batch at a time, to its end. A snapshot queued behind one not
+ * yet started replaces it (coalescing): only the newest is written, and every waiter resolves once that
  * newer snapshot is durable.
  *
- * Given a `writeBatch`, the lane hands every market queued behind the running batch to the next one,
- * so the markets of a lane share one directory fsync; each still succeeds or fails on its own.
+ * Every market queued behind the running batch goes into the next one, so the markets of a lane share
+ * one directory fsync; each still succeeds or fails on its own.
  */
 export class WriteLane {
   readonly #writeBatch: WriteBatch
-  readonly #maxBatch: number
   readonly #pending = new Map<string, Pending>()
   #running = false
 
-  constructor(write: ((market: string, snapshot: unknown) => Promise<void>) | { writeBatch: WriteBatch }) {
-    if (typeof write === 'function') {
-      this.#maxBatch = 1
-      this.#writeBatch = async ([only]) => {
-        const { market, snapshot } = only as LaneWrite
-        await write(market, snapshot)
-        return [undefined]
-      }
-    } else {
-      this.#maxBatch = Number.POSITIVE_INFINITY
-      this.#writeBatch = write.writeBatch
-    }
+  constructor(writeBatch: WriteBatch) {
+    this.#writeBatch = writeBatch
   }
 
   enqueue(market: string, snapshot: unknown): Promise<void> {
@@ -60,12 +49,8 @@ export class WriteLane {
   }
 
   #take(): [string, Pending][] {
-    const batch: [string, Pending][] = []
-    for (const entry of this.#pending) {
-      if (batch.length >= this.#maxBatch) break
-      batch.push(entry)
-      this.#pending.delete(entry[0])
-    }
+    const batch = [...this.#pending]
+    this.#pending.clear()
     return batch
   }
 
@@ -74,7 +59,7 @@ export class WriteLane {
     let first = true
     while (this.#pending.size > 0) {
       // Between batches, let the replies just released run, so the stores they cause join the next batch.
-      if (!first && this.#maxBatch > 1) await new Promise((resolve) => setImmediate(resolve))
+      if (!first) await new Promise((resolve) => setImmediate(resolve))
       first = false
       const batch = this.#take()
       let results: unknown[]

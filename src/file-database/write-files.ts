@@ -1,4 +1,8 @@
-/** @internal The synchronous calls a batch needs; `node:fs` satisfies it, tests pass a faulty double. */
+/**
+ * @internal
+ * The synchronous calls a durable replace needs; `node:fs` satisfies it. Fault-injection tests pass a
+ * double, which `FileDatabase` then drives on the calling thread through the same `writeFilesSync`.
+ */
 export interface SyncFileSystem {
   openSync(path: string, flags: string): number
   writeSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): number
@@ -9,17 +13,17 @@ export interface SyncFileSystem {
   unlinkSync(path: string): void
 }
 
-/** @internal One file of a batch, as posted to the write worker. */
-export interface BatchItem {
+/** @internal One market file to replace. */
+export interface FileWrite {
   /** Absolute paths, computed on the main thread. */
   target: string
   temp: string
-  /** The file's text, encoded as UTF-8 by the worker. */
+  /** The file's text, encoded as UTF-8 where it is written (off the main thread, for a write thread). */
   data: string
 }
 
-/** @internal What crosses back from the worker for a failed item (structured clone drops `code`). */
-export interface BatchError {
+/** @internal A failed file's error as plain data: a structured clone from a thread would drop `code`. */
+export interface FileWriteError {
   message: string
   code?: string
   errno?: number
@@ -29,35 +33,58 @@ export interface BatchError {
 
 /**
  * @internal
- * Durably replaces several files in one directory, returning one result per item: `null` when that
- * file is durable, else its own error. Runs inside the write worker, so it must stay self-contained:
- * it is shipped as source text (`Function.prototype.toString`), so it references only its
- * parameters and globals, and declares no nested named functions (which bundlers may wrap in helpers).
+ * Where a thread's share of a lane's batch goes: a write thread, or the calling thread when a
+ * `SyncFileSystem` is injected. Either way `writeFilesSync` does the writing.
+ */
+export interface FileWriter {
+  /** False once the writer died or was closed; the database then starts a new one. */
+  readonly alive: boolean
+  /**
+   * Resolves to one result per file: `undefined` once it is durable, else its own error. Rejects only
+   * when the writer died, and only once nothing of `files` can still land.
+   */
+  write(files: FileWrite[]): Promise<(Error | undefined)[]>
+  /** Releases the directory descriptor and the thread, after the writes already started. */
+  close(): Promise<void>
+}
+
+/** @internal Turns a `FileWriteError` back into an `Error` carrying its `code`. */
+export function toError(failure: FileWriteError): Error {
+  return Object.assign(new Error(failure.message), failure)
+}
+
+/**
+ * @internal
+ * The one durable replace of market files: writes each file to its temporary name, fsyncs it, renames
+ * it over the target, then fsyncs the directory. Returns one result per file: `null` when that file
+ * is durable, else its own error. A write thread runs it from its source text
+ * (`Function.prototype.toString`), so it references only its parameters and globals, and declares no
+ * nested named functions (which bundlers may wrap in helpers).
  *
  * Every temporary file is written before any is fsynced: on journaling file systems the first fsync
  * commits the others' data too, so the later ones are cheap. Each file is still fsynced on its own,
  * and renamed only if that succeeded (after an fsync error the page cache may report failed pages as
  * clean, so the file must never become visible). One directory fsync then covers every rename; if it
- * fails, every renamed item fails, because none of those renames is known to be durable.
+ * fails, every renamed file fails, because none of those renames is known to be durable.
  */
-export function writeBatchSync(
+export function writeFilesSync(
   fs: SyncFileSystem,
   dirFd: number,
-  items: readonly BatchItem[],
+  files: readonly FileWrite[],
   fsync: boolean,
-): (BatchError | null)[] {
-  const results: (BatchError | null)[] = []
+): (FileWriteError | null)[] {
+  const results: (FileWriteError | null)[] = []
   const fds: number[] = []
-  for (let i = 0; i < items.length; i++) {
+  for (let i = 0; i < files.length; i++) {
     results.push(null)
     fds.push(-1)
   }
   const failed: unknown[] = []
-  for (let i = 0; i < items.length; i++) {
-    const item = items[i] as BatchItem
+  for (let i = 0; i < files.length; i++) {
+    const file = files[i] as FileWrite
     try {
-      fds[i] = fs.openSync(item.temp, 'wx')
-      const bytes = Buffer.from(item.data, 'utf8')
+      fds[i] = fs.openSync(file.temp, 'wx')
+      const bytes = Buffer.from(file.data, 'utf8')
       let offset = 0
       while (offset < bytes.length) {
         const written = fs.writeSync(fds[i] as number, bytes, offset, bytes.length - offset, offset)
@@ -69,7 +96,7 @@ export function writeBatchSync(
       failed[i] = error
     }
   }
-  for (let i = 0; i < items.length; i++) {
+  for (let i = 0; i < files.length; i++) {
     if (failed[i] !== undefined || !fsync) continue
     try {
       // fdatasync also flushes the size and block map a new file needs to be read back.
@@ -78,7 +105,7 @@ export function writeBatchSync(
       failed[i] = error
     }
   }
-  for (let i = 0; i < items.length; i++) {
+  for (let i = 0; i < files.length; i++) {
     if (fds[i] === -1) continue
     try {
       fs.closeSync(fds[i] as number)
@@ -87,11 +114,11 @@ export function writeBatchSync(
     }
   }
   const renamed: number[] = []
-  for (let i = 0; i < items.length; i++) {
-    const item = items[i] as BatchItem
+  for (let i = 0; i < files.length; i++) {
+    const file = files[i] as FileWrite
     if (failed[i] === undefined) {
       try {
-        fs.renameSync(item.temp, item.target)
+        fs.renameSync(file.temp, file.target)
         renamed.push(i)
         continue
       } catch (error) {
@@ -99,7 +126,7 @@ export function writeBatchSync(
       }
     }
     try {
-      fs.unlinkSync(item.temp)
+      fs.unlinkSync(file.temp)
     } catch {
       // Nothing to remove when `open` itself failed; a leftover is removed when the directory is opened.
     }
@@ -111,10 +138,10 @@ export function writeBatchSync(
       for (const i of renamed) failed[i] = error
     }
   }
-  for (let i = 0; i < items.length; i++) {
-    const error = failed[i] as (Error & BatchError) | undefined
+  for (let i = 0; i < files.length; i++) {
+    const error = failed[i] as (Error & FileWriteError) | undefined
     if (error === undefined) continue
-    const result: BatchError = { message: error instanceof Error ? error.message : String(error) }
+    const result: FileWriteError = { message: error instanceof Error ? error.message : String(error) }
     if (typeof error === 'object' && error !== null) {
       if (typeof error.code === 'string') result.code = error.code
       if (typeof error.errno === 'number') result.errno = error.errno
