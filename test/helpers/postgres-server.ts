@@ -93,18 +93,35 @@ export async function startPostgresServer(options: { fsync?: boolean } = {}): Pr
   let postmaster: number | undefined
   const readPid = () => Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0])
   const onExit = () => destroy()
+  const signalAll = (signal: NodeJS.Signals) => {
+    if (postmaster === undefined) return
+    for (const pid of [postmaster, ...childrenOf(postmaster)]) {
+      try {
+        process.kill(pid, signal)
+      } catch (error) {
+        // A backend that exited between listing and signalling is not an error.
+        if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error
+      }
+    }
+  }
   const destroy = () => {
     if (destroyed) return
     destroyed = true
     process.off('exit', onExit)
     try {
-      if (postmaster !== undefined) {
-        process.kill(postmaster, 'SIGCONT')
-        for (const child of childrenOf(postmaster)) process.kill(child, 'SIGCONT')
-      }
-      run('pg_ctl', ['stop', '-D', data, '-m', 'immediate', '-w'])
+      signalAll('SIGCONT')
     } catch {}
-    rmSync(dir, { recursive: true, force: true })
+    try {
+      if (postmaster !== undefined) run('pg_ctl', ['stop', '-D', data, '-m', 'immediate', '-w'])
+    } catch {
+      // pg_ctl failed (its binaries gone?): SIGQUIT is the postmaster's own immediate shutdown.
+      try {
+        if (postmaster !== undefined) process.kill(postmaster, 'SIGQUIT')
+      } catch {}
+    }
+    postmaster = undefined
+    // Retried: a backend still exiting may be removing its files while we do.
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 })
   }
   try {
     if (isRoot()) {
@@ -127,11 +144,6 @@ export async function startPostgresServer(options: { fsync?: boolean } = {}): Pr
     }
     start()
     process.on('exit', onExit)
-    const signalAll = (signal: NodeJS.Signals) => {
-      if (postmaster === undefined) return
-      process.kill(postmaster, signal)
-      for (const child of childrenOf(postmaster)) process.kill(child, signal)
-    }
     return {
       url: `postgres://postgres@127.0.0.1:${port}/postgres`,
       port,
