@@ -3,12 +3,20 @@
  * system inherits another's garbage, worker threads or page-cache pressure. Prints one JSON line.
  */
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileNameFor } from '../src/file-database/file-names.js'
 import { marketName, pickOp, product, rng, type SeedMarket, seedMarket, snapshotJson } from './data.js'
-import { DURABLE_WRITE_LIMIT, durableReplaceLoop, type Store, systems } from './systems.js'
+import { parallelDurableReplace } from './parallel-limit.js'
+import {
+  DURABLE_WRITE_LIMIT,
+  DURABLE_WRITE_LIMIT_PARALLEL,
+  durableReplaceLoop,
+  PARALLEL_WRITERS,
+  type Store,
+  systems,
+} from './systems.js'
 
 export interface RunRequest {
   scenario: string
@@ -91,6 +99,29 @@ function summarize(latencies: number[], elapsedMs: number, extra: Partial<Row>):
   }
 }
 
+/**
+ * many-markets: every market's file (seeded like the others') replaced once, shared among the writers.
+ * Other scenarios: each writer replaces a file of its own for the round's duration.
+ */
+async function parallelLimit(dir: string): Promise<Row> {
+  const bytes = new TextEncoder().encode(snapshotJson(seedMarket(marketName(0), request.products)))
+  const fileNames = Array.from({ length: request.touchAll ? request.markets : PARALLEL_WRITERS }, (_, i) =>
+    fileNameFor(marketName(i)),
+  )
+  for (const fileName of fileNames) writeFileSync(join(dir, fileName), bytes)
+  execFileSync('sync')
+  const before = ioCounters()
+  const { latencies, elapsedMs } = await parallelDurableReplace(dir, fileNames, bytes, {
+    writers: PARALLEL_WRITERS,
+    ...(request.touchAll ? { once: true } : { once: false, durationMs: request.durationMs }),
+  })
+  return summarize(latencies, elapsedMs, {
+    storesPerOp: 1,
+    bytesPerOp: round((ioCounters().wchar - before.wchar) / latencies.length, 0),
+    ...(request.touchAll ? { touchSeconds: round(elapsedMs / 1000, 2) } : {}),
+  })
+}
+
 async function run(dir: string): Promise<Row | undefined> {
   if (request.system === DURABLE_WRITE_LIMIT) {
     if (request.touchAll) return undefined
@@ -105,6 +136,7 @@ async function run(dir: string): Promise<Row | undefined> {
       bytesPerOp: round((ioCounters().wchar - before.wchar) / latencies.length, 0),
     })
   }
+  if (request.system === DURABLE_WRITE_LIMIT_PARALLEL) return parallelLimit(dir)
   const system = systems.find((candidate) => candidate.name === request.system)
   if (!system) throw new Error(`unknown system ${request.system}`)
   system.seed(dir, markets())
