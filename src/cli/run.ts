@@ -6,6 +6,7 @@ import { importCommand } from './commands/import.js'
 import { marketsCommand } from './commands/markets.js'
 import { replCommand } from './commands/repl.js'
 import { showCommand } from './commands/show.js'
+import { studioCommand } from './commands/studio.js'
 import type { Io } from './io.js'
 
 // biome-ignore format: one command per line, so adding a command is one import and one line here
@@ -15,6 +16,7 @@ const commands: readonly Command[] = [
   exportCommand,
   importCommand,
   replCommand,
+  studioCommand,
 ]
 
 const overview = `Usage: market-system <command> [options]

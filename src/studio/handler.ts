@@ -49,7 +49,10 @@ export function studioHandler(cache: MarketCache, options: ResolvedStudioOptions
     if (parts?.[0] === 'assets' && parts.length === 2 && Object.hasOwn(ASSET_FILES, parts[1] as string)) {
       if (!READS.has(method)) return methodNotAllowed(req, res, ['GET'])
       const name = parts[1] as AssetName
-      return send(res, 200, ASSET_FILES[name], await assets(name))
+      const file = await assets(name).catch(() => undefined)
+      // Running from source without a build: say so instead of serving a page that silently does nothing.
+      if (file === undefined) return send(res, 500, 'text/plain; charset=utf-8', `${name} is missing: npm run build`)
+      return send(res, 200, ASSET_FILES[name], file)
     }
     if (parts?.[0] !== 'api') return sendError(res, 404, 'NOT_FOUND', 'No such page in the studio')
     const [, collection, market, products, id, action] = parts
