@@ -8,6 +8,7 @@ import { studioHandler } from '../src/studio/handler.js'
 import { resolveStudioOptions } from '../src/studio/options.js'
 import { MAX_BODY_BYTES } from '../src/studio/read-body.js'
 import { createStudioHandler, type StudioHandler, type StudioOptions } from '../src/studio.js'
+import { MemoryDatabase } from './helpers/memory-database.js'
 import { day, seedShop } from './helpers/studio-data.js'
 import { useTempDirs } from './helpers/temp-dir.js'
 
@@ -32,8 +33,9 @@ afterEach(async () => {
 async function start(
   options: StudioOptions = {},
   mount?: (studio: StudioHandler) => Parameters<typeof createServer>[1],
+  database?: MemoryDatabase,
 ) {
-  const cache = await MarketCache.start({ dataDir: await tempDir(), fsync: false })
+  const cache = await MarketCache.start(database ? { database } : { dataDir: await tempDir(), fsync: false })
   const studio = studioHandler(cache, resolveStudioOptions(options), async (name) => Buffer.from(`/* ${name} */`))
   const server = createServer(mount ? mount(studio) : (req, res) => studio(req, res))
   open.push({ server, cache })
@@ -148,6 +150,8 @@ describe('studio routing', () => {
     expect(wrong.status).toBe(405)
     expect(wrong.headers.allow).toBe('PUT, DELETE')
     expect((await call('POST', '/', '{}')).status).toBe(405)
+    expect((await call('GET', api('/some-id/adjust'))).headers.allow).toBe('POST')
+    expect((await call('POST', '/api/events', '{}')).status).toBe(405)
   })
 })
 
@@ -159,6 +163,21 @@ describe('studio API', () => {
     expect(markets).toEqual([
       { name: 'Anna', products: 1, units: 40, expired: 0, lowStock: 0 },
       { name: BOB, products: 3, units: 19, expired: 1, lowStock: 2 },
+    ])
+  })
+
+  it('lists a market whose data cannot be read with its error, beside the readable ones', async () => {
+    const database = new MemoryDatabase()
+    database.data.set(
+      'Broken',
+      JSON.stringify({ format: 1, market: 'Broken', revision: 1, products: { x: { name: '' } } }),
+    )
+    const { cache, call } = await start({}, undefined, database)
+    await cache.market('Anna').addProduct({ name: 'tea', quantity: 9, expirationDate: day(5), price: 1 })
+    const { markets } = JSON.parse((await call('GET', '/api/markets')).body)
+    expect(markets).toEqual([
+      { name: 'Anna', products: 1, units: 9, expired: 0, lowStock: 0 },
+      { name: 'Broken', error: expect.stringContaining('Broken') },
     ])
   })
 

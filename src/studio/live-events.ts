@@ -36,11 +36,6 @@ export class LiveEvents {
     })
   }
 
-  /** Pages currently connected. */
-  get size(): number {
-    return this.#clients.size
-  }
-
   readonly #onChange = (event: ChangeEvent) => this.#broadcast('change', event)
   readonly #onActivate = (event: MarketEvent) => this.#broadcast('activate', event)
 
