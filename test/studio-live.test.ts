@@ -89,6 +89,32 @@ describeInBrowser('studio live updates in chromium', () => {
     await expect.poll(() => names(page)).toEqual(['linguissa', 'milk', 'bread', 'missed while offline'])
   })
 
+  it('follows 20 successive cache changes on an open page, each one in turn (prints the delays)', async () => {
+    const { url, cache } = await studio()
+    const ids = await seedShop(cache)
+    const page = await browser.page()
+    await page.goto(`${url}?market=${encodeURIComponent(BOB)}`)
+    await expect.poll(() => liveState(page)).toBe('live')
+    const cell = `tr[data-id="${ids.milk}"] td`
+    const delays: number[] = []
+    for (let step = 1; step <= 20; step++) {
+      const started = performance.now()
+      const quantity = await cache.market(BOB).adjustQuantity(ids.milk as string, 1)
+      await page.waitForFunction(
+        ([selector, expected]) => document.querySelector(selector as string)?.textContent === expected,
+        [cell, String(quantity)],
+        { polling: 'raf', timeout: 10_000 },
+      )
+      delays.push(performance.now() - started)
+    }
+    expect(await page.locator(cell).first().textContent()).toBe('32')
+    delays.sort((a, b) => a - b)
+    // A figure for the README, not an assertion: shared machines make wall-clock bounds flaky.
+    console.log(
+      `change -> visible on an open page: median ${delays[10]?.toFixed(0)} ms, max ${delays[19]?.toFixed(0)} ms (20 changes)`,
+    )
+  })
+
   it('takes the README screenshot from real data (UPDATE_SCREENSHOT=1 writes docs/studio.png)', async () => {
     const { url, cache } = await studio({ title: 'Corner shop studio' })
     await seedShop(cache)
