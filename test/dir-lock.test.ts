@@ -4,7 +4,7 @@ import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DirLock, LOCK_FILE } from '../src/file-database/dir-lock.js'
-import { type FileSystem, nodeFileSystem } from '../src/file-database/file-system.js'
+import { type FileHandleLike, type FileSystem, nodeFileSystem } from '../src/file-database/file-system.js'
 import { DataDirLockedError } from '../src/index.js'
 import { useTempDirs } from './helpers/temp-dir.js'
 
@@ -97,5 +97,88 @@ describe('DirLock', () => {
     await writeLock(dir, { pid: 1, host: hostname(), token: 'someone-else' })
     await lock.release()
     expect(await readdir(dir)).toEqual([LOCK_FILE])
+  })
+
+  it('takes over at once a lock recorded with this pid by an earlier process, as after a crash as PID 1', async () => {
+    const dir = await tempDir()
+    await writeLock(dir, { pid: process.pid, host: hostname(), started: '1', token: 'earlier-process' })
+    const lock = await DirLock.acquire(nodeFileSystem, dir)
+    expect(JSON.parse(await readFile(join(dir, LOCK_FILE), 'utf8'))).toMatchObject({ pid: process.pid })
+    await lock.release()
+  })
+
+  it('takes over a lock with this pid and start time that no lock of this process holds any more', async () => {
+    const dir = await tempDir()
+    const first = await DirLock.acquire(nodeFileSystem, dir)
+    const text = await readFile(join(dir, LOCK_FILE), 'utf8')
+    await first.release()
+    await writeFile(join(dir, LOCK_FILE), text)
+    const second = await DirLock.acquire(nodeFileSystem, dir)
+    await second.release()
+    expect(await readdir(dir)).toEqual([])
+  })
+
+  it('refuses a second lock on the same directory in this process until the first is released', async () => {
+    const dir = await tempDir()
+    const first = await DirLock.acquire(nodeFileSystem, dir)
+    await expect(DirLock.acquire(nodeFileSystem, dir)).rejects.toMatchObject({
+      code: 'DATA_DIR_LOCKED',
+      ownerPid: process.pid,
+    })
+    await first.release()
+    const second = await DirLock.acquire(nodeFileSystem, dir)
+    await second.release()
+  })
+
+  it.each([
+    ['empty, as a power loss can leave it', ''],
+    ['cut short in the middle of its JSON', JSON.stringify({ pid: 1, host: hostname(), token: 'torn' }).slice(0, 20)],
+    ['JSON that names no owner', '{}'],
+  ])('takes over a lock file that is %s', async (_title, text) => {
+    const dir = await tempDir()
+    await writeFile(join(dir, LOCK_FILE), text)
+    const lock = await DirLock.acquire(nodeFileSystem, dir)
+    expect(JSON.parse(await readFile(join(dir, LOCK_FILE), 'utf8'))).toMatchObject({ pid: process.pid })
+    await lock.release()
+    expect(await readdir(dir)).toEqual([])
+  })
+
+  it('removes the takeover guards and temporary lock files crashes left, so a released directory is empty', async () => {
+    const dir = await tempDir()
+    const dead = JSON.stringify({ pid: deadPid(), host: hostname(), started: null, token: 'crashed-taker' })
+    await writeFile(join(dir, `${LOCK_FILE}.takeover`), dead)
+    await writeFile(join(dir, `${LOCK_FILE}.takeover-0123456789abcdef0123456789abcdef`), dead)
+    await writeFile(join(dir, `${LOCK_FILE}.0123456789abcdef.tmp`), dead)
+    await writeFile(join(dir, 'other.json'), '{}')
+    const lock = await DirLock.acquire(nodeFileSystem, dir)
+    await lock.release()
+    expect(await readdir(dir)).toEqual(['other.json'])
+  })
+
+  it('fsyncs the lock file before linking it into place, and the directory after', async () => {
+    const dir = await tempDir()
+    const calls: string[] = []
+    const name = (path: string) => (path === dir ? 'dir' : path.endsWith(LOCK_FILE) ? 'lock' : 'temp')
+    const recording: FileSystem = {
+      ...nodeFileSystem,
+      open: async (path, flags) => {
+        const handle: FileHandleLike = await nodeFileSystem.open(path, flags)
+        return {
+          write: (...args) => handle.write(...args),
+          sync: async () => {
+            calls.push(`sync ${name(path)}`)
+            await handle.sync()
+          },
+          close: () => handle.close(),
+        }
+      },
+      link: async (existing, newPath) => {
+        calls.push(`link ${name(existing)} -> ${name(newPath)}`)
+        await nodeFileSystem.link(existing, newPath)
+      },
+    }
+    const lock = await DirLock.acquire(recording, dir)
+    expect(calls).toEqual(['sync temp', 'link temp -> lock', 'sync dir'])
+    await lock.release()
   })
 })
