@@ -10,8 +10,11 @@ const COLUMNS: Record<string, string> = {
   updated_at: 'timestamp with time zone',
 }
 
-/** @internal Codes of a concurrent `CREATE TABLE IF NOT EXISTS` losing its race: unique_violation, duplicate_table. */
-const LOST_CREATE_RACE = new Set(['23505', '42P07'])
+/**
+ * Codes of a concurrent `CREATE TABLE IF NOT EXISTS` losing its race in the catalog: unique_violation,
+ * duplicate_table, duplicate_object (the table's row type). The shape check that follows sees the winner's table.
+ */
+const LOST_CREATE_RACE = new Set(['23505', '42P07', '42710'])
 
 interface TableRow {
   schema: string
