@@ -4,6 +4,7 @@ import { createServer, request, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { MarketCache, ValidationError } from '../src/index.js'
+import type { AssetSource } from '../src/studio/assets.js'
 import { studioHandler } from '../src/studio/handler.js'
 import { resolveStudioOptions } from '../src/studio/options.js'
 import { MAX_BODY_BYTES } from '../src/studio/read-body.js'
@@ -34,9 +35,10 @@ async function start(
   options: StudioOptions = {},
   mount?: (studio: StudioHandler) => Parameters<typeof createServer>[1],
   database?: MemoryDatabase,
+  assets: AssetSource = async (name) => Buffer.from(`/* ${name} */`),
 ) {
   const cache = await MarketCache.start(database ? { database } : { dataDir: await tempDir(), fsync: false })
-  const studio = studioHandler(cache, resolveStudioOptions(options), async (name) => Buffer.from(`/* ${name} */`))
+  const studio = studioHandler(cache, resolveStudioOptions(options), assets)
   const server = createServer(mount ? mount(studio) : (req, res) => studio(req, res))
   open.push({ server, cache })
   server.listen(0, '127.0.0.1')
@@ -130,6 +132,14 @@ describe('studio routing', () => {
     expect((await call('GET', '/assets/../package.json')).status).toBe(404)
     expect((await call('GET', '/assets/%2e%2e%2fpackage.json')).status).toBe(404)
     expect((await call('GET', '/assets/toString')).status).toBe(404)
+  })
+
+  it('says on the page and for each asset that the build is missing, when it is', async () => {
+    const missing: AssetSource = (name) => Promise.reject(new Error(`ENOENT ${name}`))
+    const { call } = await start({}, undefined, undefined, missing)
+    expect((await call('GET', '/')).body).toContain('build the package (npm run build)')
+    const script = await call('GET', '/assets/studio.js')
+    expect([script.status, script.body]).toEqual([500, 'studio.js is missing: npm run build'])
   })
 
   it('answers 404 to unknown routes and 405 to a wrong method, as JSON', async () => {

@@ -40,7 +40,7 @@ const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (char) => `&#${cha
  * The page: a shell the script fills in. Settings travel as data attributes, escaped, since inline
  * script is forbidden by the Content-Security-Policy.
  */
-export function pageHtml(options: { title: string; readOnly: boolean }): string {
+export function pageHtml(options: { title: string; readOnly: boolean }, built = true): string {
   const title = escapeHtml(options.title)
   return `<!doctype html>
 <html lang="en">
@@ -54,7 +54,7 @@ export function pageHtml(options: { title: string; readOnly: boolean }): string 
 </head>
 <body data-read-only="${options.readOnly}" data-title="${title}">
 <header><a class="home" href="./">${title}</a><span id="live" role="status" aria-live="polite">Connecting…</span></header>
-<main id="main"><p>Loading…</p></main>
+<main id="main"><p>${built ? 'Loading…' : 'The studio’s script is missing from this installation: build the package (npm run build).'}</p></main>
 <noscript>The studio needs JavaScript.</noscript>
 </body>
 </html>

@@ -43,7 +43,11 @@ export function studioHandler(cache: MarketCache, options: ResolvedStudioOptions
     }
     if (rest === '/') {
       if (!READS.has(method)) return methodNotAllowed(req, res, ['GET'])
-      return send(res, 200, 'text/html; charset=utf-8', page)
+      const built = await assets('studio.js').then(
+        () => true,
+        () => false,
+      )
+      return send(res, 200, 'text/html; charset=utf-8', built ? page : pageHtml(options, false))
     }
     const parts = segmentsOf(rest)
     if (parts?.[0] === 'assets' && parts.length === 2 && Object.hasOwn(ASSET_FILES, parts[1] as string)) {
