@@ -11,7 +11,7 @@ const status = document.getElementById('live') as HTMLElement
 const market = new URLSearchParams(window.location.search).get('market')
 const readOnly = document.body.dataset.readOnly === 'true'
 
-const load = market === null ? marketList(main) : marketView(main, market, readOnly)
+const load = market === null ? marketList(main, readOnly) : marketView(main, market, readOnly)
 const refresh = serialRefresher(load)
 void refresh()
 // The list shows every market, so any event concerns it; a market's view only follows its own market.

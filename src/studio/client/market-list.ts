@@ -18,7 +18,7 @@ const marketHref = (name: string) => `?market=${encodeURIComponent(name)}`
  * The list of every market with its numbers; each name links to the market's view. Returns the function
  * that reloads it (called again on every live event).
  */
-export function marketList(main: HTMLElement): () => Promise<void> {
+export function marketList(main: HTMLElement, readOnly: boolean): () => Promise<void> {
   const body = el('tbody')
   const caption = el('caption', {}, 'Markets')
   const table = el(
@@ -43,7 +43,7 @@ export function marketList(main: HTMLElement): () => Promise<void> {
   const open = el(
     'form',
     { method: 'get', action: './', class: 'open-market' },
-    el('label', { for: 'open-market-name' }, 'Open or start a market'),
+    el('label', { for: 'open-market-name' }, readOnly ? 'Open a market' : 'Open or start a market'),
     el('input', { id: 'open-market-name', name: 'market', required: true, maxlength: '200', autocomplete: 'off' }),
     el('button', { type: 'submit' }, 'Open'),
   )
