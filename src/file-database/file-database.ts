@@ -5,7 +5,8 @@ import { CallingThreadWriter } from './calling-thread-writer.js'
 import { DirLock } from './dir-lock.js'
 import { fileNameFor, isMarketFile, isTempFile, tempNameFor } from './file-names.js'
 import { type FileSystem, nodeFileSystem } from './file-system.js'
-import type { FileWrite, FileWriter, SyncFileSystem } from './write-files.js'
+import { LaneThreads } from './lane-threads.js'
+import type { FileWrite, SyncFileSystem } from './write-files.js'
 import { type LaneWrite, WriteLane } from './write-lane.js'
 import { WriteThread } from './write-thread.js'
 
@@ -66,11 +67,12 @@ export class FileDatabase implements Database {
   readonly #fsync: boolean
   readonly #fs: FileSystem
   readonly #lanes: WriteLane[]
-  readonly #newWriter: () => FileWriter
-  /** `THREADS_PER_LANE` writers per lane (write threads, or the calling thread with a seam), started on first use. */
-  readonly #threads: (FileWriter | undefined)[] = []
+  /** The threads of each lane, by lane index. */
+  readonly #threads: LaneThreads[]
   /** Market names by file name, learned from stores and reads, so `markets()` reads each file at most once. */
   readonly #names = new Map<string, string>()
+  /** File names by market: `fileNameFor` hashes the name, and a market is stored again and again. */
+  readonly #fileNames = new Map<string, string>()
   #opening: Promise<void> | undefined
   #lock: DirLock | undefined
   #closing: Promise<void> | undefined
@@ -86,13 +88,11 @@ export class FileDatabase implements Database {
     this.#fs = options.fs ?? nodeFileSystem
     const { syncFs } = options
     const fsync = this.#fsync
-    this.#newWriter = syncFs
+    const newWriter = syncFs
       ? () => new CallingThreadWriter(syncFs, this.dir, fsync)
       : () => new WriteThread(this.dir, fsync)
-    this.#lanes = Array.from(
-      { length: workers },
-      (_, index) => new WriteLane((writes) => this.#writeBatch(index, writes)),
-    )
+    this.#threads = Array.from({ length: workers }, () => new LaneThreads(THREADS_PER_LANE, newWriter))
+    this.#lanes = this.#threads.map((threads) => new WriteLane((writes) => this.#writeBatch(threads, writes)))
   }
 
   /** Creates the directory, takes its lock and removes temporary files left by a crash. Idempotent. */
@@ -161,66 +161,41 @@ export class FileDatabase implements Database {
     return stored
   }
 
-  async #writeBatch(lane: number, writes: LaneWrite[]): Promise<unknown[]> {
+  async #writeBatch(threads: LaneThreads, writes: LaneWrite[]): Promise<unknown[]> {
     const results: unknown[] = writes.map(() => undefined)
     const files: FileWrite[] = []
     /** `files[k]` is the file of `writes[written[k]]`. */
     const written: number[] = []
     for (const [i, { market, snapshot }] of writes.entries()) {
-      const fileName = fileNameFor(market)
-      let data: string
+      const fileName = this.#fileNameFor(market)
       try {
         // Sent as text: copying a string to a thread is cheaper than encoding it here, and the thread
         // encodes it off this thread.
-        data = JSON.stringify(snapshot)
+        const data = JSON.stringify(snapshot)
+        files.push({ target: join(this.dir, fileName), temp: join(this.dir, tempNameFor(fileName)), data })
+        written.push(i)
       } catch (error) {
         results[i] = error
-        continue
       }
-      written.push(i)
-      files.push({ target: join(this.dir, fileName), temp: join(this.dir, tempNameFor(fileName)), data })
     }
     if (files.length === 0) return results
-    // A thread blocks in each fsync; ext4 folds fsyncs that wait together into one journal commit,
-    // so a batch split over threads costs about one commit instead of one per file.
-    const count = Math.min(THREADS_PER_LANE, files.length)
-    const size = Math.ceil(files.length / count)
-    const shares = Array.from({ length: count }, (_, share) => files.slice(share * size, (share + 1) * size))
-    // Every share settles before the batch ends: a thread that died fails only the files it held, and
-    // the lane starts no later write of any market of this batch while another thread may still rename
-    // an older file of it.
-    const outcomes = await Promise.allSettled(
-      shares.map((share, index) => this.#thread(lane * THREADS_PER_LANE + index).write(share)),
-    )
-    outcomes.forEach((outcome, share) => {
-      const part = shares[share] as FileWrite[]
-      // A missing result would read as success; a writer answers every file, so this only guards a bug.
-      const answered = outcome.status === 'fulfilled' && outcome.value.length === part.length
-      for (let k = 0; k < part.length; k++) {
-        const i = written[share * size + k] as number
-        const error = answered
-          ? outcome.value[k]
-          : outcome.status === 'rejected'
-            ? (outcome.reason ?? new Error('write failed'))
-            : new Error(`write thread answered ${outcome.value.length} of ${part.length} files`)
-        results[i] = error
-        if (error === undefined) {
-          const { market } = writes[i] as LaneWrite
-          this.#names.set(fileNameFor(market), market)
-        }
-      }
+    const outcomes = await threads.write(files)
+    outcomes.forEach((error, k) => {
+      const i = written[k] as number
+      results[i] = error
+      const { market } = writes[i] as LaneWrite
+      if (error === undefined) this.#names.set(this.#fileNameFor(market), market)
     })
     return results
   }
 
-  /** The writer at `slot`, replaced if it died (its files already failed) so one crash fails no later store. */
-  #thread(slot: number): FileWriter {
-    let thread = this.#threads[slot]
-    if (!thread?.alive) {
-      thread = this.#newWriter()
-      this.#threads[slot] = thread
+  #fileNameFor(market: string): string {
+    let fileName = this.#fileNames.get(market)
+    if (fileName === undefined) {
+      fileName = fileNameFor(market)
+      this.#fileNames.set(market, fileName)
     }
-    return thread
+    return fileName
   }
 
   async markets(): Promise<string[]> {
@@ -257,7 +232,7 @@ export class FileDatabase implements Database {
     if (!this.#opening) return
     await this.#opening.catch(() => {})
     // Every write has settled, so a thread that dies now loses nothing: it must not keep the lock held.
-    await Promise.allSettled(this.#threads.map((thread) => thread?.close()))
+    await Promise.allSettled(this.#threads.map((threads) => threads.close()))
     await this.#lock?.release()
   }
 }
