@@ -48,6 +48,15 @@ describe('DirLock takeover, over every interleaving within bounds', () => {
     },
   )
 
+  it.each(states)(
+    'lets no I/O error of one of two starters, at any step, make two owners or block a later start, from %s',
+    async (_state, files) => {
+      const report = await run(files, { starters: 2, preemptions: 2, crashes: 0, faults: 1 })
+      expect(report.violations).toEqual([])
+      expect(report.schedules).toBeGreaterThan(700)
+    },
+  )
+
   it('keeps three starters and a crash to one owner, from a dead lock', async () => {
     const report = await run(states[1]?.[1] ?? {}, { starters: 3, preemptions: 1, crashes: 1 })
     expect(report.violations).toEqual([])

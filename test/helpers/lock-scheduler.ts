@@ -14,6 +14,8 @@ export interface Exploration {
   preemptions: number
   /** How many starters may crash in one schedule (stop forever before one of their file operations). */
   crashes: number
+  /** How many file operations may fail with EIO in one schedule (the starter's error handling then runs). */
+  faults?: number
   /** A fresh directory holding `files` (name to text), and its file system. */
   setUp(files: Record<string, string>): Promise<{ fs: FileSystem; dir: string }>
   files: Record<string, string>
@@ -30,7 +32,7 @@ export interface Report {
   violations: string[]
 }
 
-type Action = { crash: boolean; starter: number }
+type Action = { kind: 'step' | 'crash' | 'fault'; starter: number }
 interface Point {
   options: Action[]
   chosen: number
@@ -39,7 +41,7 @@ interface Point {
 /**
  * Runs `starters` concurrent `DirLock.acquire` + `release` under every schedule within the bounds,
  * depth first: each starter pauses before each call to the file-system seam, and the explorer picks
- * who goes next (or crashes). After every step it checks that at most one live starter holds the
+ * who goes next, or crashes, or has its next call fail. After every step it checks that at most one live starter holds the
  * lock and that the lock file names it; at the end of each schedule, that a fresh starter acquires
  * and, after its release, the directory is empty (no crash leftover blocks anyone or stays behind).
  */
@@ -67,7 +69,8 @@ async function runSchedule(exploration: Exploration, prefix: number[]) {
   const count = exploration.starters
   const acquire = exploration.acquire ?? DirLock.acquire
   const status: Status[] = Array.from({ length: count }, () => 'running')
-  const paused: ((() => void) | undefined)[] = []
+  const paused: (((fail: boolean) => void) | undefined)[] = []
+  const faulted: boolean[] = []
   const done: boolean[] = []
   const trace: string[] = []
   const problems: string[] = []
@@ -83,10 +86,11 @@ async function runSchedule(exploration: Exploration, prefix: number[]) {
   })
   const gated = (starter: number): FileSystem => {
     const pause = (op: string, path: string) =>
-      new Promise<void>((resume) => {
-        paused[starter] = () => {
-          trace.push(`${starter}:${op} ${basename(path)}`)
-          resume()
+      new Promise<void>((resume, reject) => {
+        paused[starter] = (fail) => {
+          trace.push(`${starter}:${fail ? 'EIO on ' : ''}${op} ${basename(path)}`)
+          if (fail) reject(Object.assign(new Error(`EIO: ${op} ${path}`), { code: 'EIO' }))
+          else resume()
         }
         wake?.()
       })
@@ -127,7 +131,8 @@ async function runSchedule(exploration: Exploration, prefix: number[]) {
         await lock.release()
         status[i] = 'released'
       } catch (error) {
-        if (!(error instanceof DataDirLockedError)) problems.push(`starter ${i} failed: ${String(error)}`)
+        if (!(error instanceof DataDirLockedError) && !faulted[i])
+          problems.push(`starter ${i} failed: ${String(error)}`)
         status[i] = 'stopped'
       } finally {
         done[i] = true
@@ -141,6 +146,7 @@ async function runSchedule(exploration: Exploration, prefix: number[]) {
   let last = -1
   let preemptions = 0
   let crashes = 0
+  let faults = 0
   let acquired = false
   for (;;) {
     await checkOwners()
@@ -151,13 +157,14 @@ async function runSchedule(exploration: Exploration, prefix: number[]) {
     const canPreempt = preemptions < exploration.preemptions
     const steps = enabled.includes(last) ? [last, ...(canPreempt ? enabled.filter((i) => i !== last) : [])] : enabled
     const options: Action[] = [
-      ...steps.map((starter) => ({ crash: false, starter })),
-      ...(crashes < exploration.crashes ? enabled.map((starter) => ({ crash: true, starter })) : []),
+      ...steps.map((starter) => ({ kind: 'step' as const, starter })),
+      ...(crashes < exploration.crashes ? enabled.map((starter) => ({ kind: 'crash' as const, starter })) : []),
+      ...(faults < (exploration.faults ?? 0) ? steps.map((starter) => ({ kind: 'fault' as const, starter })) : []),
     ]
     const chosen = prefix[points.length] ?? 0
     points.push({ options, chosen })
     const action = options[chosen] as Action
-    if (action.crash) {
+    if (action.kind === 'crash') {
       crashes++
       status[action.starter] = 'crashed'
       paused[action.starter] = undefined
@@ -166,13 +173,17 @@ async function runSchedule(exploration: Exploration, prefix: number[]) {
     }
     if (enabled.includes(last) && action.starter !== last) preemptions++
     last = action.starter
-    const resume = paused[action.starter] as () => void
+    if (action.kind === 'fault') {
+      faults++
+      faulted[action.starter] = true
+    }
+    const resume = paused[action.starter] as (fail: boolean) => void
     paused[action.starter] = undefined
-    resume()
+    resume(action.kind === 'fault')
     await quiet()
   }
 
-  if (problems.length === 0 && crashes === 0 && !acquired) problems.push('nobody acquired the lock')
+  if (problems.length === 0 && crashes + faults === 0 && !acquired) problems.push('nobody acquired the lock')
   if (problems.length === 0) await checkFreshStart(fs, dir, processes(FRESH), problems)
   const violation = problems.length > 0 ? `${problems.join('; ')}\n  schedule: ${trace.join(', ')}` : undefined
   return { points, violation }
