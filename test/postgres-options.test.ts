@@ -135,6 +135,20 @@ describePostgres('PostgresDatabase open and close', () => {
     expect((error as Error).message).toMatch(problem)
   })
 
+  it('refuses to start on a view of the same name', async () => {
+    const name = await table()
+    await admin.query(
+      `CREATE VIEW ${name} AS SELECT 'm'::text AS name, 1::bigint AS revision, '{}'::json AS snapshot, now() AS updated_at`,
+    )
+    const database = new PostgresDatabase({ connectionString: postgresUrl, table: name })
+    await expect(database.open()).rejects.toThrow(/it is not a table/)
+    // A failed open is tried again by the next call, not remembered.
+    await admin.query(`DROP VIEW ${name}`)
+    await database.open()
+    expect(await database.markets()).toEqual([])
+    await database.close()
+  })
+
   it('leaves a pool you own open, without its error listener, after close', async () => {
     const pool = new pg.Pool({ connectionString: postgresUrl, max: 2 })
     const listeners = pool.listenerCount('error')
