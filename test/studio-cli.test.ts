@@ -1,70 +1,20 @@
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { readdir } from 'node:fs/promises'
 import { request } from 'node:http'
-import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { MarketCache } from '../src/index.js'
-import { useChildCleanup } from './helpers/child.js'
 import { cli } from './helpers/cli.js'
+import { post, useStudioCli } from './helpers/studio-cli.js'
 import { sample, useTempDirs } from './helpers/temp-dir.js'
-
-const root = fileURLToPath(new URL('..', import.meta.url))
-
-/** POSTs `body` to `url` as the studio's own page would. */
-function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<number> {
-  const { origin } = new URL(url)
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        method: 'POST',
-        headers: { origin, 'x-market-studio': '1', 'content-type': 'application/json', ...headers },
-      },
-      (res) => {
-        res.resume()
-        resolve(res.statusCode ?? 0)
-      },
-    )
-    req.on('error', reject)
-    req.end(JSON.stringify(body))
-  })
-}
 
 describe('market-system studio (CLI)', () => {
   const tempDir = useTempDirs()
-  const children = useChildCleanup()
-
-  /** Starts `market-system studio` from source on `dir`; resolves once it printed its address. */
-  async function startStudio(dir: string, ...extra: string[]) {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', 'studio', '--data', dir, '--port', '0', ...extra],
-      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
-    )
-    children.push(child)
-    let stdout = ''
-    let stderr = ''
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk
-    })
-    const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>
-    const url = await new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (chunk: Buffer) => {
-        stdout += chunk
-        const match = /http:\/\/\S+\//.exec(stdout)
-        if (match) resolve(match[0])
-      })
-      void exited.then(() => reject(new Error(`studio exited early: ${stderr}`)))
-    })
-    return { child, url, exited, output: () => stdout, errors: () => stderr }
-  }
+  const startStudio = useStudioCli()
 
   it.each(['SIGINT', 'SIGTERM'] as const)(
     'serves the studio on 127.0.0.1, and on %s closes the cache, exits 0 and leaves only market files',
     async (signal) => {
       const dir = await tempDir()
-      const studio = await startStudio(dir)
+      const studio = await startStudio('--data', dir)
       expect(studio.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/)
       expect(studio.output()).toContain('listens on 127.0.0.1 only')
       const page = await fetch(studio.url)
@@ -87,7 +37,7 @@ describe('market-system studio (CLI)', () => {
   )
 
   it('refuses changes when --read-only', async () => {
-    const studio = await startStudio(await tempDir(), '--read-only')
+    const studio = await startStudio('--data', await tempDir(), '--read-only')
     expect(studio.output()).toContain('(read-only)')
     expect(await post(`${studio.url}api/markets/Anna/products`, sample)).toBe(403)
     studio.child.kill('SIGINT')
@@ -95,7 +45,7 @@ describe('market-system studio (CLI)', () => {
   })
 
   it('answers only requests addressed to a loopback name (DNS rebinding), everything included', async () => {
-    const studio = await startStudio(await tempDir())
+    const studio = await startStudio('--data', await tempDir())
     const { origin } = new URL(studio.url)
     const status = (host: string) =>
       new Promise<number>((resolve, reject) => {
