@@ -151,13 +151,17 @@ describePostgres('market-system on --database (PostgreSQL)', () => {
       env: { ...process.env, MARKET_SYSTEM_REPL_HISTORY: '' },
     })
     let output = ''
-    child.stdout.on('data', (chunk: Buffer) => {
+    const collect = (chunk: Buffer) => {
       output += chunk
-    })
+    }
+    child.stdout.on('data', collect)
+    child.stderr.on('data', collect)
     child.stdin.end(`cache.market('from repl').addProduct(${JSON.stringify(sample)})\n`)
     const code = await new Promise((resolve) => child.on('close', resolve))
-    expect(code).toBe(0)
-    expect(output).toContain('market-system REPL on postgres://')
+    expect({ code, output }).toMatchObject({
+      code: 0,
+      output: expect.stringContaining('market-system REPL on postgres://'),
+    })
     const cache = await MarketCache.start({ database: new PostgresDatabase({ connectionString: url }) })
     try {
       expect(await cache.market('from repl').listProducts()).toEqual([{ id: expect.any(String), ...sample }])
