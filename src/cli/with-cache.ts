@@ -73,7 +73,7 @@ function parseUrl(text: string): URL | undefined {
 /**
  * The `Database` behind `storage`, not yet opened. Commands that only read pass `create: false`: a mistyped
  * `--data` must report "does not exist" instead of silently creating an empty directory and listing nothing.
- * (A PostgreSQL database's table is created by `open()` either way: an empty table is not a typo's victim.)
+ * On PostgreSQL a mistyped database name fails to connect; `open()` creates only the table, as every instance does.
  */
 export async function databaseFor(storage: Storage, { create }: { create: boolean }): Promise<Database> {
   if (storage.kind === 'directory') {
