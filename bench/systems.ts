@@ -14,6 +14,7 @@ import {
   ProductNotFoundError,
 } from '../src/index.js'
 import { type SeedMarket, snapshotJson } from './data.js'
+import { postgresSystems } from './postgres-systems.js'
 
 /** The operations every system offers, on named markets. */
 export interface Store {
@@ -345,6 +346,8 @@ export const systems: System[] = [
   sqlite('sqlite-full', 'FULL'),
   sqlite('sqlite-normal', 'NORMAL'),
   naive,
+  // On a throwaway PostgreSQL server each: market-system on PostgresDatabase (x1, x2) and two row-per-product baselines.
+  ...postgresSystems,
 ]
 
 export const systemNames = [...systems.map((system) => system.name), DURABLE_WRITE_LIMIT, DURABLE_WRITE_LIMIT_PARALLEL]
