@@ -36,6 +36,22 @@ export interface SharedDatabase extends Database {
   storeIf(market: string, snapshot: unknown, expectedRevision: number): Promise<boolean>
   /** The stored revision of each of `markets` in one round trip; a market with nothing stored is absent. */
   revisions(markets: readonly string[]): Promise<Map<string, number>>
+  /**
+   * Optional: takes `market` for this instance until the returned lock ends, so that other instances'
+   * conditional stores of it wait and then find a newer revision. The actor takes it after conflicts in a
+   * row, so instances contending for one hot market take turns instead of one starving the others.
+   */
+  lock?(market: string): Promise<MarketLock>
+}
+
+/** A market held by one instance (`SharedDatabase.lock`); it ends with `storeIf` or `release`, exactly once. */
+export interface MarketLock {
+  /** The stored snapshot, read under the lock. */
+  get(): Promise<unknown | undefined>
+  /** `SharedDatabase.storeIf` under the lock, which it then ends (committing). */
+  storeIf(snapshot: unknown, expectedRevision: number): Promise<boolean>
+  /** Ends the lock without storing. */
+  release(): Promise<void>
 }
 
 /** @internal */

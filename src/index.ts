@@ -1,4 +1,4 @@
-export type { Database, SharedDatabase } from './database.js'
+export type { Database, MarketLock, SharedDatabase } from './database.js'
 export {
   ClosedError,
   ConflictError,

@@ -1,12 +1,13 @@
 import { setImmediate } from 'node:timers'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { type Database, isSharedDatabase, type SharedDatabase } from './database.js'
-import { ConflictError, CorruptDataError, MailboxFullError, MarketError, PersistenceError } from './errors.js'
+import type { Database } from './database.js'
+import { ConflictError, MailboxFullError, MarketError, PersistenceError } from './errors.js'
 import type { Emit } from './events.js'
 import { Mailbox } from './mailbox.js'
+import { MarketStorage } from './market-storage.js'
 import type { Applied, Operation } from './operations.js'
 import { type HeldReply, OutputGate } from './output-gate.js'
-import { fromSnapshot, type MarketState, toSnapshot } from './snapshot.js'
+import type { MarketState } from './snapshot.js'
 
 interface Call {
   operation: Operation<unknown>
@@ -14,7 +15,7 @@ interface Call {
   reject: (error: unknown) => void
 }
 
-type Message = { kind: 'load'; backoffMs: number } | ({ kind: 'call' } & Call)
+type Message = { kind: 'load'; backoffMs: number; exclusive: boolean } | ({ kind: 'call' } & Call)
 
 /**
  * Where the actor's next store stands:
@@ -56,9 +57,7 @@ export interface MarketActorOptions {
  */
 export class MarketActor {
   readonly market: string
-  readonly #database: Database
-  readonly #shared: SharedDatabase | undefined
-  readonly #checkRevision: ((market: string) => Promise<number>) | undefined
+  readonly #storage: MarketStorage
   readonly #emit: Emit
   readonly #onIdle: () => void
   readonly #maxMailbox: number
@@ -76,9 +75,7 @@ export class MarketActor {
 
   constructor(options: MarketActorOptions) {
     this.market = options.market
-    this.#database = options.database
-    this.#shared = isSharedDatabase(options.database) ? options.database : undefined
-    this.#checkRevision = options.checkRevision
+    this.#storage = new MarketStorage(options.market, options.database, options.checkRevision)
     this.#emit = options.emit
     this.#onIdle = options.onIdle
     this.#maxMailbox = options.maxMailbox
@@ -86,10 +83,10 @@ export class MarketActor {
     this.#mailbox = new Mailbox<Message>({
       handle: (message) => this.#handle(message),
       onError: (error) => this.#reportBug(error),
-      onIdle: () => this.#checkIdle(),
+      onIdle: () => this.#drained(),
     })
     // Deferred initialization: `load` is queued before any caller can reach this actor.
-    this.#queueLoad(0)
+    this.#queueLoad(0, false)
   }
 
   /** Caller messages waiting in the mailbox. */
@@ -103,7 +100,13 @@ export class MarketActor {
   }
 
   get idle(): boolean {
-    return !this.#mailbox.busy && this.#phase === 'idle' && this.#gate.size === 0 && this.unwritten === 0
+    return (
+      !this.#mailbox.busy &&
+      this.#phase === 'idle' &&
+      this.#gate.size === 0 &&
+      this.unwritten === 0 &&
+      !this.#storage.locked
+    )
   }
 
   /** Resolves once the actor is idle: every queued message has run and every change is durable. */
@@ -120,36 +123,27 @@ export class MarketActor {
         reject(new MailboxFullError(this.market, holding))
         return
       }
-      if (this.#state === undefined && !this.#loadQueued) this.#queueLoad(0)
+      if (this.#state === undefined && !this.#loadQueued) this.#queueLoad(0, false)
       this.#mailbox.post({ kind: 'call', operation, resolve: resolve as (value: unknown) => void, reject })
     })
   }
 
-  #queueLoad(backoffMs: number): void {
+  #queueLoad(backoffMs: number, exclusive: boolean): void {
     this.#loadQueued = true
-    this.#mailbox.postFront({ kind: 'load', backoffMs })
+    this.#mailbox.postFront({ kind: 'load', backoffMs, exclusive })
   }
 
   #handle(message: Message): void | Promise<void> {
-    if (message.kind === 'load') return this.#load(message.backoffMs)
+    if (message.kind === 'load') return this.#load(message.backoffMs, message.exclusive)
     this.#apply(message)
   }
 
-  async #load(backoffMs: number): Promise<void> {
+  async #load(backoffMs: number, exclusive: boolean): Promise<void> {
     this.#state = undefined
     try {
       // node:timers/promises, so fake timers in a user's tests do not stall a replay.
       if (backoffMs > 0) await sleep(backoffMs)
-      const stored = await this.#database.get(this.market)
-      const state = stored === undefined ? { revision: 0, products: new Map() } : fromSnapshot(stored, this.market)
-      if (typeof state === 'string') {
-        const location = this.#database.locate?.(this.market)
-        throw new CorruptDataError(
-          `Stored data of market \`${this.market}\`${location === undefined ? '' : ` (${location})`} is corrupt: ${state}`,
-          this.market,
-          location,
-        )
-      }
+      const state = await this.#storage.load(exclusive)
       this.#state = state
       this.#durable = state.revision
     } catch (cause) {
@@ -199,15 +193,16 @@ export class MarketActor {
   }
 
   #reply(call: Call, revision: number, settle: () => void, changed: boolean): void {
-    if (this.#checkRevision === undefined || changed) {
-      // A change is confirmed by its own (conditional) store, which starts after it was applied.
+    if (!this.#storage.shared || changed) {
+      // A change is confirmed by its own (conditional) store, which starts after it was applied; under the
+      // lock no other instance can store, so the state read is the latest.
       if (revision <= this.#durable && this.#gate.size === 0) settle()
       else this.#gate.hold({ call, revision, settle })
       return
     }
     const reply: HeldReply<Call> = { call, revision, settle, check: { seen: undefined } }
     this.#gate.hold(reply)
-    this.#checkRevision(this.market).then(
+    this.#storage.checkRevision().then(
       (seen) => {
         ;(reply.check as { seen: number | undefined }).seen = seen
         this.#release()
@@ -226,7 +221,7 @@ export class MarketActor {
     const outcome = this.#gate.release(this.#durable)
     // While a store is in flight its outcome decides: success makes the newer revision ours, conflict replays.
     if (outcome === 'stale' && this.#phase !== 'storing') this.#replay()
-    else if (outcome === 'clear' && this.#checkRevision !== undefined) this.#conflicts = 0
+    else if (outcome === 'clear') this.#conflicts = 0
     this.#checkIdle()
   }
 
@@ -250,16 +245,7 @@ export class MarketActor {
     const revision = state.revision
     const expected = this.#durable
     const started = performance.now()
-    let stored: Promise<boolean | undefined | void>
-    try {
-      const snapshot = toSnapshot(this.market, state)
-      stored = this.#shared
-        ? this.#shared.storeIf(this.market, snapshot, expected)
-        : this.#database.store(this.market, snapshot)
-    } catch (error) {
-      stored = Promise.reject(error)
-    }
-    stored.then(
+    this.#storage.store(state, expected).then(
       (written) => {
         if (written === false) this.#conflict()
         else this.#stored(revision, performance.now() - started)
@@ -298,7 +284,7 @@ export class MarketActor {
     )
     // Memory ran ahead of disk: drop it and reload before any queued call runs on lost changes.
     this.#state = undefined
-    this.#queueLoad(0)
+    this.#queueLoad(0, false)
     for (const reply of this.#gate.takeAll()) reply.call.reject(error)
     this.#emit('persistError', { market: this.market, error })
   }
@@ -326,13 +312,21 @@ export class MarketActor {
       const error = new ConflictError(this.market, this.#conflicts)
       this.#conflicts = 0
       for (const call of replay) call.reject(error)
-      this.#queueLoad(0)
+      this.#queueLoad(0, false)
       return
     }
     // The load first: prepending kicks an idle mailbox, which must find the load ahead of the replayed calls.
-    // Randomized and growing, so instances contending for one hot market take turns instead of colliding again.
-    this.#queueLoad(Math.random() * Math.min(100, 2 ** this.#conflicts))
+    // A first replay is optimistic, after a short randomized pause; a second in a row takes the market's lock
+    // when the database has one, so the instance that keeps losing gets its turn.
+    if (this.#conflicts >= 2 && this.#storage.lockable) this.#queueLoad(0, true)
+    else this.#queueLoad(Math.random() * Math.min(100, 2 ** this.#conflicts), false)
     this.#mailbox.prepend(replay.map((call) => ({ kind: 'call', ...call })))
+  }
+
+  /** The mailbox ran dry: a lock taken for a replay that stored nothing (reads only) ends here. */
+  #drained(): void {
+    if (this.#storage.locked && this.#phase === 'idle' && this.unwritten === 0) this.#storage.release()
+    this.#checkIdle()
   }
 
   #checkIdle(): void {

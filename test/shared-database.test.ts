@@ -174,6 +174,58 @@ describe('actor on a shared database', () => {
     expect(store.snapshot('m')?.products[id]?.quantity).toBe(93)
   })
 
+  it('takes the market lock after two conflicts in a row, so the instance that keeps losing gets its turn', async () => {
+    const store = new SharedStore()
+    const b = await instance(store)
+    const id = await b.stock.addProduct({ ...sample, quantity: 10 })
+    b.database.hold = true
+    const sale = track(b.stock.adjustQuantity(id, -3))
+    const read = track(b.stock.getProduct(id))
+    await settle()
+    const bump = () =>
+      store.foreignWrite('m', (products) => {
+        ;(products[id] as { quantity: number }).quantity += 10
+      })
+    bump()
+    b.database.letGo() // the store: conflict 1, an optimistic replay
+    await until(() => b.database.waiting.length === 2, 'the replayed store')
+    bump()
+    b.database.hold = false
+    while (b.database.waiting.length > 0) b.database.letGo() // conflict 2: the replay takes the lock
+    await until(() => sale.settled && read.settled, 'the replies')
+    expect(b.database.locksTaken).toBe(1)
+    expect(sale.value).toBe(27)
+    expect(read.value).toMatchObject({ quantity: 27 })
+    expect(store.snapshot('m')?.products[id]?.quantity).toBe(27)
+    // The lock ended with the store: another instance stores at once.
+    const other = await instance(store)
+    expect(await other.stock.adjustQuantity(id, -7)).toBe(20)
+  })
+
+  it('ends a lock taken for a replay that stored nothing, and answers its reads from the locked state', async () => {
+    const store = new SharedStore()
+    const b = await instance(store)
+    const id = await b.stock.addProduct({ ...sample, quantity: 10 })
+    b.database.hold = true
+    const first = track(b.stock.getProduct(id))
+    await settle()
+    store.foreignWrite('m', (products) => {
+      ;(products[id] as { quantity: number }).quantity = 1
+    })
+    b.database.letGo() // stale: replay 1
+    await until(() => b.database.waiting.length === 1, 'the replayed check')
+    store.foreignWrite('m', (products) => {
+      ;(products[id] as { quantity: number }).quantity = 2
+    })
+    b.database.hold = false
+    b.database.letGo() // stale again: replay 2 under the lock
+    await until(() => first.settled, 'the read')
+    expect(first.value).toMatchObject({ quantity: 2 })
+    expect(b.database.locksTaken).toBe(1)
+    await until(() => store.turns.size === 0, 'the lock to end')
+    expect(await b.stock.adjustQuantity(id, 1)).toBe(3)
+  })
+
   it('rejects the waiting calls with ConflictError after maxConflicts conflicts in a row, storing nothing of theirs', async () => {
     const store = new SharedStore()
     const b = await instance(store, { maxConflicts: 1 })

@@ -1,4 +1,4 @@
-import type { SharedDatabase } from '../../src/index.js'
+import type { MarketLock, SharedDatabase } from '../../src/index.js'
 
 interface Row {
   revision: number
@@ -8,6 +8,8 @@ interface Row {
 /** The storage several `SharedMemoryDatabase` instances share, as several processes share one PostgreSQL. */
 export class SharedStore {
   readonly rows = new Map<string, Row>()
+  /** Per market, the end of the last queued lock holder's turn: conditional stores wait for it, as on a row lock. */
+  readonly turns = new Map<string, Promise<void>>()
 
   /** Writes as another instance would, bumping the revision; returns the new revision. */
   foreignWrite(market: string, edit: (products: Record<string, unknown>) => void): number {
@@ -38,6 +40,7 @@ export class SharedMemoryDatabase implements SharedDatabase {
   hold = false
   readonly waiting: (() => void)[] = []
   readonly conflicts: string[] = []
+  locksTaken = 0
 
   constructor(backing: SharedStore) {
     this.backing = backing
@@ -65,8 +68,43 @@ export class SharedMemoryDatabase implements SharedDatabase {
   }
 
   async storeIf(market: string, snapshot: unknown, expectedRevision: number): Promise<boolean> {
-    const text = JSON.stringify(snapshot)
     await this.#gate()
+    await this.backing.turns.get(market)
+    return this.#storeIfNow(market, snapshot, expectedRevision)
+  }
+
+  async lock(market: string): Promise<MarketLock> {
+    const previous = this.backing.turns.get(market)
+    let end!: () => void
+    const turn = new Promise<void>((resolve) => {
+      end = resolve
+    })
+    const chained = (previous ?? Promise.resolve()).then(() => turn)
+    this.backing.turns.set(market, chained)
+    await previous
+    this.locksTaken += 1
+    let ended = false
+    const finish = () => {
+      if (ended) throw new Error('lock ended twice')
+      ended = true
+      end()
+      if (this.backing.turns.get(market) === chained) this.backing.turns.delete(market)
+    }
+    return {
+      get: () => this.get(market),
+      storeIf: async (snapshot, expectedRevision) => {
+        try {
+          return this.#storeIfNow(market, snapshot, expectedRevision)
+        } finally {
+          finish()
+        }
+      },
+      release: async () => finish(),
+    }
+  }
+
+  #storeIfNow(market: string, snapshot: unknown, expectedRevision: number): boolean {
+    const text = JSON.stringify(snapshot)
     if ((this.backing.rows.get(market)?.revision ?? 0) !== expectedRevision) {
       this.conflicts.push(market)
       return false
