@@ -9,7 +9,13 @@ import { BodyError } from './read-body.js'
 import { refusalOf } from './request-guard.js'
 import { methodNotAllowed, send, sendError, setSecurityHeaders } from './respond.js'
 
-/** A Node/Express-style request handler: `next` is called for requests outside the studio's base path. */
+/**
+ * A Node/Express-style request handler: `next` is called for requests outside the studio's base path.
+ * @example
+ * ```ts
+ * http.createServer((req, res) => studio(req, res, () => res.writeHead(404).end()))
+ * ```
+ */
 export type StudioHandler = (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => void
 
 const READS = new Set(['GET', 'HEAD'])

@@ -3,10 +3,20 @@ import { isExpired } from '../cli/expiry.js'
 /**
  * A product is low on stock when it has this many units or fewer (0 included). One fixed rule, so the
  * "low stock" column means the same thing in every studio.
+ * @example
+ * ```ts
+ * const reorder = (await stock.listProducts()).filter((product) => product.quantity <= LOW_STOCK_UNITS)
+ * ```
  */
 export const LOW_STOCK_UNITS = 5
 
-/** Days ahead in which a product that has not expired yet counts as expiring soon. */
+/**
+ * Days ahead (today included) in which a product that has not expired yet counts as expiring soon.
+ * @example
+ * ```ts
+ * // today 2023-08-08: a product expiring on 2023-08-15 is marked "Expires soon", one on 2023-08-16 is not
+ * ```
+ */
 export const EXPIRING_WITHIN_DAYS = 7
 
 /** How a product's expiration date stands on `today`. */
