@@ -118,7 +118,7 @@ export class DirLock {
       const writer = parseOwner(tip)
       // Text that is not a whole lock was torn by a power loss (all writers died) or written by hand:
       // a live writer's lock is linked complete.
-      if (writer && this.#processes.isAlive(writer)) throw new DataDirLockedError(this.#dir, writer.pid)
+      if (writer && (await this.#processes.isAlive(writer))) throw new DataDirLockedError(this.#dir, writer.pid)
       const guard = this.#guardOf(tip)
       const text = await this.#read(guard)
       if (text === undefined) break

@@ -23,7 +23,7 @@ export interface LockOwner {
 export interface LockProcesses {
   self(): Omit<LockOwner, 'token'>
   /** False only when the writer has certainly stopped for good: a takeover of a live owner makes two. */
-  isAlive(owner: LockOwner): boolean
+  isAlive(owner: LockOwner): Promise<boolean>
 }
 
 /**
@@ -46,7 +46,7 @@ function processStart(pid: number): string | undefined {
 /** @internal The processes of this machine, seen from this one. */
 export const thisProcess: LockProcesses = {
   self: () => ({ pid: process.pid, host: hostname(), started: processStart(process.pid) }),
-  isAlive(owner) {
+  async isAlive(owner) {
     // Another machine's processes cannot be seen: never take over from one. Containers sharing a
     // directory therefore need distinct host names, as Docker and Kubernetes give them by default.
     if (owner.host !== hostname()) return true

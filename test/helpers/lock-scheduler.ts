@@ -71,6 +71,8 @@ async function runSchedule(exploration: Exploration, prefix: number[]) {
   const status: Status[] = Array.from({ length: count }, () => 'running')
   const paused: (((fail: boolean) => void) | undefined)[] = []
   const faulted: boolean[] = []
+  /** Whether the call each starter is paused before is a file operation, which can fail. */
+  const faultable: boolean[] = []
   const done: boolean[] = []
   const trace: string[] = []
   const problems: string[] = []
@@ -80,21 +82,26 @@ async function runSchedule(exploration: Exploration, prefix: number[]) {
     const state = pid === FRESH ? 'running' : status[pid - 100]
     return state === 'running' || state === 'holding'
   }
-  const processes = (pid: number): LockProcesses => ({
+  const pause = (starter: number, op: string, path: string, canFail = true) =>
+    new Promise<void>((resume, reject) => {
+      faultable[starter] = canFail
+      paused[starter] = (fail) => {
+        trace.push(`${starter}:${fail ? 'EIO on ' : ''}${op} ${basename(path)}`)
+        if (fail) reject(Object.assign(new Error(`EIO: ${op} ${path}`), { code: 'EIO' }))
+        else resume()
+      }
+      wake?.()
+    })
+  // Judging a writer is a step of its own: another starter may stop between reading a file and the judgment.
+  const processes = (pid: number, starter?: number): LockProcesses => ({
     self: () => ({ pid, host: HOST, started: '1' }),
-    isAlive: (owner: LockOwner) => owner.host !== HOST || alive(owner.pid),
+    isAlive: async (owner: LockOwner) => {
+      if (starter !== undefined) await pause(starter, 'is alive?', String(owner.pid), false)
+      return owner.host !== HOST || alive(owner.pid)
+    },
   })
   const gated = (starter: number): FileSystem => {
-    const pause = (op: string, path: string) =>
-      new Promise<void>((resume, reject) => {
-        paused[starter] = (fail) => {
-          trace.push(`${starter}:${fail ? 'EIO on ' : ''}${op} ${basename(path)}`)
-          if (fail) reject(Object.assign(new Error(`EIO: ${op} ${path}`), { code: 'EIO' }))
-          else resume()
-        }
-        wake?.()
-      })
-    const then = <T>(op: string, path: string, call: () => Promise<T>) => pause(op, path).then(call)
+    const then = <T>(op: string, path: string, call: () => Promise<T>) => pause(starter, op, path).then(call)
     return {
       open: (path, flags) => then('open', path, () => fs.open(path, flags)),
       readFile: (path, encoding) => then('read', path, () => fs.readFile(path, encoding)),
@@ -126,7 +133,7 @@ async function runSchedule(exploration: Exploration, prefix: number[]) {
   for (let i = 0; i < count; i++) {
     void (async () => {
       try {
-        const lock = await acquire(gated(i), dir, processes(100 + i))
+        const lock = await acquire(gated(i), dir, processes(100 + i, i))
         status[i] = 'holding'
         await lock.release()
         status[i] = 'released'
@@ -159,7 +166,9 @@ async function runSchedule(exploration: Exploration, prefix: number[]) {
     const options: Action[] = [
       ...steps.map((starter) => ({ kind: 'step' as const, starter })),
       ...(crashes < exploration.crashes ? enabled.map((starter) => ({ kind: 'crash' as const, starter })) : []),
-      ...(faults < (exploration.faults ?? 0) ? steps.map((starter) => ({ kind: 'fault' as const, starter })) : []),
+      ...(faults < (exploration.faults ?? 0)
+        ? steps.filter((i) => faultable[i]).map((starter) => ({ kind: 'fault' as const, starter }))
+        : []),
     ]
     const chosen = prefix[points.length] ?? 0
     points.push({ options, chosen })
