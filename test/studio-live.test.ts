@@ -41,6 +41,17 @@ describeInBrowser('studio live updates in chromium', () => {
     await expect.poll(() => corner.allTextContents()).toEqual(['1', '3', '1', '1'])
   })
 
+  it('shows a market that only became active (read by the host application) on an open market list', async () => {
+    const { url, cache } = await studio()
+    await seedShop(cache)
+    const page = await browser.page()
+    await page.goto(url)
+    await expect.poll(() => liveState(page)).toBe('live')
+    await expect.poll(() => page.locator('tr[data-market]').count()).toBe(2)
+    expect(await cache.market('Quiet').listProducts()).toEqual([])
+    await expect.poll(() => page.locator('tr[data-market="Quiet"] td').allTextContents()).toEqual(['0', '0', '0', '0'])
+  })
+
   it('keeps two tabs in step: a change made in one appears in the other', async () => {
     const { url, cache } = await studio()
     const ids = await seedShop(cache)

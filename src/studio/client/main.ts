@@ -11,10 +11,16 @@ const status = document.getElementById('live') as HTMLElement
 const market = new URLSearchParams(window.location.search).get('market')
 const readOnly = document.body.dataset.readOnly === 'true'
 
-const load = market === null ? marketList(main, readOnly) : marketView(main, market, readOnly)
-const refresh = serialRefresher(load)
+const list = market === null ? marketList(main, readOnly) : undefined
+const refresh = serialRefresher(list ? list.load : marketView(main, market as string, readOnly))
 void refresh()
-// The list shows every market, so any event concerns it; a market's view only follows its own market.
 followLive(status, refresh, (event) => {
-  if (market === null || event.market === market) void refresh()
+  // An activation changes no numbers, it can only bring a market the list lacks. Refetching on every one would
+  // loop when actors passivate quickly: the refetch itself activates them again.
+  if (event.type === 'activate') {
+    if (list && !list.lists(event.market)) void refresh()
+    return
+  }
+  // The list shows every market, so every change concerns it; a market's view follows its own market only.
+  if (list || event.market === market) void refresh()
 })

@@ -16,9 +16,10 @@ const marketHref = (name: string) => `?market=${encodeURIComponent(name)}`
 
 /**
  * The list of every market with its numbers; each name links to the market's view. Returns the function
- * that reloads it (called again on every live event).
+ * that reloads it, and whether a market is listed already.
  */
-export function marketList(main: HTMLElement, readOnly: boolean): () => Promise<void> {
+export function marketList(main: HTMLElement, readOnly: boolean) {
+  const listed = new Set<string>()
   const body = el('tbody')
   const caption = el('caption', {}, 'Markets')
   const table = el(
@@ -49,8 +50,10 @@ export function marketList(main: HTMLElement, readOnly: boolean): () => Promise<
   )
   main.replaceChildren(el('h1', {}, 'Markets'), table, open)
 
-  return async () => {
+  const load = async () => {
     const { today, markets } = await request<{ today: string; markets: MarketRow[] }>('GET', 'api/markets')
+    listed.clear()
+    for (const market of markets) listed.add(market.name)
     caption.textContent = `Markets (${markets.length}), as of ${today}`
     const cell = (value: number | undefined, warn = false) =>
       el('td', { class: warn && value ? 'num warn' : 'num' }, value ?? '')
@@ -69,4 +72,5 @@ export function marketList(main: HTMLElement, readOnly: boolean): () => Promise<
     )
     if (markets.length === 0) body.append(el('tr', {}, el('td', { colspan: '5' }, 'No markets yet.')))
   }
+  return { load, lists: (name: string) => listed.has(name) }
 }
