@@ -130,7 +130,8 @@ export class DirLock {
     if ((await this.#link(temp, mine)) !== 'linked') return false
     let renamed = false
     try {
-      // The lock last: if it still holds `root`, every guard read before was still the same.
+      // The lock last: if it still holds `root`, it held it through every read, so no guard here was
+      // removed as a leftover and each one read the same belongs to this chain.
       for (const { path, text } of chain) if ((await this.#read(path)) !== text) return false
       if ((await this.#read(this.#path)) !== root) return false
       await this.#fs.rename(temp, this.#path)
