@@ -103,6 +103,22 @@ describeInBrowser('studio page in chromium', () => {
     expect(requested.filter((address) => !address.startsWith(`${origin}/`))).toEqual([])
   })
 
+  it('weighs under 20 KiB in all, page, script and stylesheet (prints the weight)', async () => {
+    const { url } = await studio()
+    const sizes = await Promise.all(
+      ['', 'assets/studio.js', 'assets/studio.css'].map(async (path) => {
+        const response = await fetch(`${url}${path}`)
+        expect(response.status).toBe(200)
+        return (await response.arrayBuffer()).byteLength
+      }),
+    )
+    const total = sizes.reduce((sum, size) => sum + size, 0)
+    console.log(
+      `studio page weight: ${(total / 1024).toFixed(1)} KiB (html ${sizes[0]} B, js ${sizes[1]} B, css ${sizes[2]} B)`,
+    )
+    expect(total).toBeLessThan(20 * 1024)
+  })
+
   it('fits a 360 px wide screen without sideways scrolling', async () => {
     const { url, cache } = await studio()
     await seedShop(cache)
