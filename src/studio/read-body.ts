@@ -24,6 +24,10 @@ export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   if (!/^application\/json\s*(?:;|$)/i.test(type)) {
     throw new BodyError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Expected a JSON body (Content-Type: application/json)')
   }
+  // A body parser mounted before the studio (Express's `express.json()`) has read the stream already; its
+  // result went through the host's own size limit, and is validated below like any other body.
+  const parsed = (req as { body?: unknown }).body
+  if (req.readableEnded && parsed !== undefined) return parsed
   const tooLarge = () => new BodyError(413, 'PAYLOAD_TOO_LARGE', `Request body is larger than ${MAX_BODY_BYTES} bytes`)
   if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) throw tooLarge()
   const body = await new Promise<Buffer>((resolve, reject) => {
@@ -40,6 +44,8 @@ export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
     req.on('data', onData)
     req.once('end', () => resolve(Buffer.concat(chunks)))
     req.once('error', reject)
+    // A client that gives up mid-body: settle, so nothing waits for an `end` that never comes.
+    req.once('close', () => reject(new BodyError(400, 'INCOMPLETE_BODY', 'The request body was cut short')))
   })
   try {
     return JSON.parse(body.toString('utf8'))
