@@ -70,6 +70,17 @@ describe('market-system studio (CLI)', () => {
     expect((await studio.exited)[0]).toBe(0)
   })
 
+  it('prints its usage on --help, exits 0 and creates no data directory', async () => {
+    const dir = `${await tempDir()}/never-created`
+    const result = await cli(['studio', '--help', '--data', dir])
+    expect(result.code).toBe(0)
+    expect(result.stdout).toMatch(
+      /^Usage: market-system studio \[--data DIR \| --database URL\] \[--host 127\.0\.0\.1\]/,
+    )
+    expect(result.stdout).toContain('binds 127.0.0.1')
+    await expect(readdir(dir)).rejects.toThrow(/ENOENT/)
+  })
+
   it('exits 2 on a malformed --port, and 3 when another process holds the directory', async () => {
     const bad = await cli(['studio', '--port', 'http', '--data', await tempDir()])
     expect([bad.code, bad.stderr]).toEqual([2, expect.stringContaining('Expected --port to be 0 to 65535')])
