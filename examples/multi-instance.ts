@@ -6,7 +6,7 @@
 // it afterwards. Runs itself as the worker processes (`multi-instance.ts worker ...`).
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { InsufficientStockError, MarketCache } from '../src/index.js'
+import { ConflictError, InsufficientStockError, MarketCache } from '../src/index.js'
 import { PostgresDatabase } from '../src/postgres.js'
 
 const WORKERS = 3
@@ -31,6 +31,7 @@ async function worker(url: string, table: string, index: number, ids: string[]):
   }
   const sold = ids.map(() => 0)
   let refused = 0
+  let retried = 0
   // Ready (connected, market loaded); wait for the parent's go, so that all instances sell at the same moment.
   await shop.listProducts()
   console.log('ready')
@@ -40,23 +41,32 @@ async function worker(url: string, table: string, index: number, ids: string[]):
     Array.from({ length: SHOPPERS_PER_WORKER }, async () => {
       const product = random(ids.length)
       const amount = 1 + random(3)
-      try {
-        await shop.adjustQuantity(ids[product] as string, -amount)
-        sold[product] = (sold[product] ?? 0) + amount
-      } catch (error) {
-        if (!(error instanceof InsufficientStockError)) throw error
-        refused += 1
+      for (;;) {
+        try {
+          await shop.adjustQuantity(ids[product] as string, -amount)
+          sold[product] = (sold[product] ?? 0) + amount
+        } catch (error) {
+          // Another instance kept winning this market (rare): nothing was stored, so trying again is safe.
+          if (error instanceof ConflictError) {
+            retried += 1
+            continue
+          }
+          if (!(error instanceof InsufficientStockError)) throw error
+          refused += 1
+        }
+        return
       }
     }),
   )
   await cache.close()
-  console.log(JSON.stringify({ index, sold, refused }))
+  console.log(JSON.stringify({ index, sold, refused, retried }))
 }
 
 interface Report {
   index: number
   sold: number[]
   refused: number
+  retried: number
 }
 
 /** Starts a worker process; resolves once it is ready, with `go()` to let it sell and `report` for its result. */
@@ -106,9 +116,10 @@ async function main(): Promise<void> {
     )
     for (const each of workers) each.go()
     const reports = await Promise.all(workers.map((each) => each.report))
-    for (const { index, sold, refused } of reports) {
+    for (const { index, sold, refused, retried } of reports) {
       const parts = stock.map((product, i) => `${sold[i]} ${product.name}`)
-      console.log(`instance ${index + 1}: sold ${parts.join(', ')}; ${refused} refused for lack of stock`)
+      const retries = retried > 0 ? `, ${retried} retried after ConflictError` : ''
+      console.log(`instance ${index + 1}: sold ${parts.join(', ')}; ${refused} refused for lack of stock${retries}`)
     }
 
     // The database, read by a fresh instance, holds exactly what the instances acknowledged, together.
