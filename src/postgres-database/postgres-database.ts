@@ -66,7 +66,13 @@ export class PostgresDatabase implements SharedDatabase {
     this.#located = this.#options.table
   }
 
-  /** Creates the table if it is missing and checks its shape. Idempotent; other methods call it first. */
+  /**
+   * Creates the table if it is missing and checks its shape. Idempotent; other methods call it first, and a
+   * failed open is tried again by the next call.
+   * @throws {Error} naming the table when it exists with another shape; the `pg` error when the server cannot
+   * be reached or refuses (a missing schema, no privilege to create the table).
+   * @throws {ClosedError} after `close()`.
+   */
   open(): Promise<void> {
     if (this.#closing) return Promise.reject(new ClosedError('PostgresDatabase'))
     this.#opening ??= ensureTable(this.#query, this.#options.table).then(
