@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type BrowserContext, chromium, type Page } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, describe, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, it, vi } from 'vitest'
 
 /** Debian's chromium. Nothing here downloads a browser: playwright-core only drives this one. */
 export const CHROMIUM = '/usr/bin/chromium'
@@ -46,6 +46,8 @@ export function useBrowser(): { page: () => Promise<Page> } {
   let profile: string | undefined
   const pages: Page[] = []
   beforeAll(async () => {
+    // expect.poll waits for the page; its 1 s default is too short for chromium on a loaded shared machine.
+    vi.setConfig({ expect: { poll: { timeout: 15_000, interval: 50 } } })
     profile = await mkdtemp(join(tmpdir(), 'market-system-chromium-'))
     context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS })
   })
