@@ -48,8 +48,9 @@ describe('PostgresDatabase options', () => {
     ).toThrow(other)
   })
 
-  it('fails to import market-system/postgres in a process where pg cannot be resolved, saying npm install pg', () => {
+  it('fails to import market-system/postgres in a process where pg cannot be resolved, saying npm install pg, while the main entry loads', () => {
     const entry = fileURLToPath(new URL('../src/postgres.ts', import.meta.url))
+    const mainEntry = fileURLToPath(new URL('../src/index.ts', import.meta.url))
     const hidePg = `
       import Module from 'node:module'
       const resolve = Module._resolveFilename
@@ -57,11 +58,15 @@ describe('PostgresDatabase options', () => {
         if (request === 'pg') throw Object.assign(new Error("Cannot find module 'pg'"), { code: 'MODULE_NOT_FOUND' })
         return resolve.call(this, request, ...rest)
       }
+      const main = await import(${JSON.stringify(mainEntry)})
+      console.log('main entry', typeof main.MarketCache.start)
       try { await import(${JSON.stringify(entry)}); console.log('imported') } catch (error) { console.log(error.message) }
     `
     const output = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', hidePg], {
       encoding: 'utf8',
     })
+    // The main entry never loads pg.
+    expect(output).toContain('main entry function')
     expect(output).toMatch(/npm install pg/)
     expect(output).not.toMatch(/imported/)
   })
