@@ -38,6 +38,15 @@ export interface MarketCacheEvents {
 /** @internal */
 export type Emit = <E extends keyof MarketCacheEvents>(event: E, payload: MarketCacheEvents[E]) => void
 
+/** Whatever a listener threw, as text; even a value with no string form must not escape into the actor. */
+function describe(error: unknown): string {
+  try {
+    return error instanceof Error ? (error.stack ?? error.message) : String(error)
+  } catch {
+    return Object.prototype.toString.call(error)
+  }
+}
+
 /**
  * @internal
  * A typed listener registry. A listener that throws is reported as a process warning and never
@@ -63,10 +72,7 @@ export class Emitter {
       try {
         ;(listener as (payload: unknown) => void)(payload)
       } catch (error) {
-        process.emitWarning(
-          `A \`${event}\` listener threw: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
-          { code: 'MARKET_SYSTEM_LISTENER' },
-        )
+        process.emitWarning(`A \`${event}\` listener threw: ${describe(error)}`, { code: 'MARKET_SYSTEM_LISTENER' })
       }
     }
   }

@@ -204,6 +204,8 @@ export class MarketActor {
     this.#gate.hold(reply)
     this.#storage.checkRevision().then(
       (seen) => {
+        // A replay or a failed store already took the reply back; its answer concerns an older state.
+        if (reply.gone) return
         ;(reply.check as { seen: number | undefined }).seen = seen
         this.#release()
       },
@@ -245,10 +247,17 @@ export class MarketActor {
     const revision = state.revision
     const expected = this.#durable
     const started = performance.now()
+    // Replies computed before this store started and waiting for a check: if the store commits, the stored
+    // revision was still `expected` at a moment after they were computed, which confirms them as a check would.
+    const covered = this.#storage.shared ? this.#gate.checking() : []
     this.#storage.store(state, expected).then(
       (written) => {
-        if (written === false) this.#conflict()
-        else this.#stored(revision, performance.now() - started)
+        if (written === false) {
+          this.#conflict()
+          return
+        }
+        for (const { check } of covered) if (check) check.seen = Math.min(check.seen ?? expected, expected)
+        this.#stored(revision, performance.now() - started)
       },
       (error: unknown) => this.#storeFailed(error),
     )
@@ -285,7 +294,11 @@ export class MarketActor {
     // Memory ran ahead of disk: drop it and reload before any queued call runs on lost changes.
     this.#state = undefined
     this.#queueLoad(0, false)
-    for (const reply of this.#gate.takeAll()) reply.call.reject(error)
+    for (const reply of this.#gate.takeAll()) {
+      // A change an earlier store made durable (held behind a read's check) is not this failure's.
+      if (reply.check === undefined && reply.revision <= this.#durable) reply.settle()
+      else reply.call.reject(error)
+    }
     this.#emit('persistError', { market: this.market, error })
   }
 

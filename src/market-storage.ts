@@ -91,7 +91,10 @@ export class MarketStorage {
   release(): void {
     const lock = this.#lock
     this.#lock = undefined
+    if (lock === undefined) return
     // Failing to end it cleanly leaves nothing to undo: the database drops the lock with the connection.
-    lock?.release().catch(() => {})
+    try {
+      lock.release().catch(() => {})
+    } catch {}
   }
 }

@@ -12,6 +12,8 @@ export interface HeldReply<C> {
   settle: () => void
   /** Set for replies that need a revision check; `seen` is the stored revision the check found. */
   check?: { seen: number | undefined }
+  /** Set once the gate settled or gave the reply back: a late check answer for it is then ignored. */
+  gone?: boolean
 }
 
 /** What `release` stopped at. */
@@ -51,13 +53,28 @@ export class OutputGate<C> {
         break
       }
       this.#held[this.#head++] = undefined as unknown as HeldReply<C>
+      reply.gone = true
       reply.settle()
     }
     if (this.#head === this.#held.length) {
       this.#held = []
       this.#head = 0
+    } else if (this.#head >= 1024 && this.#head * 2 >= this.#held.length) {
+      // A busy market may never drain completely; compacting keeps memory bounded by what is held.
+      this.#held = this.#held.slice(this.#head)
+      this.#head = 0
     }
     return outcome
+  }
+
+  /** Held replies waiting for a revision check, oldest first. */
+  checking(): HeldReply<C>[] {
+    const waiting: HeldReply<C>[] = []
+    for (let i = this.#head; i < this.#held.length; i++) {
+      const reply = this.#held[i] as HeldReply<C>
+      if (reply.check) waiting.push(reply)
+    }
+    return waiting
   }
 
   /** Removes one waiting reply (its check failed); false when it is no longer held. */
@@ -65,6 +82,7 @@ export class OutputGate<C> {
     const index = this.#held.indexOf(reply, this.#head)
     if (index === -1) return false
     this.#held.splice(index, 1)
+    reply.gone = true
     return true
   }
 
@@ -73,6 +91,7 @@ export class OutputGate<C> {
     const taken = this.#held.slice(this.#head)
     this.#held = []
     this.#head = 0
+    for (const reply of taken) reply.gone = true
     return taken
   }
 }
