@@ -76,6 +76,6 @@ describe('published builds', () => {
       input: `const m = require(${JSON.stringify(join(outDir, 'index.cjs'))}); console.log('exports', Object.keys(m).length, typeof m.MarketCache.start)\n.exit\n`,
       encoding: 'utf8',
     })
-    expect(result.stdout).toContain('exports 13 function')
+    expect(result.stdout).toContain('exports 14 function')
   })
 })

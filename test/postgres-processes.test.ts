@@ -81,12 +81,8 @@ describePostgres('Processes on one PostgreSQL', () => {
     }
     expect(products.get(scarce)).toBeGreaterThanOrEqual(0)
     expect(acknowledged(scarce)).toBeLessThanOrEqual(60)
-    for (const survivor of survivors) {
-      // Three processes hammering one market: a call may, rarely, exhaust the conflict bound (ConflictError,
-      // nothing stored, counted above as not acknowledged). Nothing else fails.
-      const errors = survivor.lines.filter((line) => line.startsWith('error'))
-      expect(errors.filter((line) => line !== 'error CONFLICT')).toEqual([])
-      expect(errors.length).toBeLessThan(count(survivor.lines, `sold ${plenty}`) / 10)
-    }
+    // Three processes hammering one market: an instance that loses twice in a row takes the market's lock, so
+    // no call exhausts the conflict bound, and nothing else fails.
+    for (const survivor of survivors) expect(survivor.lines.filter((line) => line.startsWith('error'))).toEqual([])
   })
 })

@@ -10,10 +10,11 @@ export interface Timeouts {
 export type Query = <R extends QueryResultRow>(text: string, values?: unknown[]) => Promise<QueryResult<R>>
 
 /**
+ * @internal
  * Resolves to a pooled client, or rejects after `ms`: a pool whose server is frozen can otherwise leave
  * `connect()` pending for ever, and the pool may be the user's, configured without a timeout of its own.
  */
-function connectWithin(pool: Pool, ms: number): Promise<PoolClient> {
+export function connectWithin(pool: Pool, ms: number): Promise<PoolClient> {
   return new Promise((resolve, reject) => {
     let late = false
     const timer = setTimeout(() => {

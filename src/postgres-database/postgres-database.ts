@@ -1,10 +1,11 @@
 import type { Pool } from 'pg'
-import type { SharedDatabase } from '../database.js'
+import type { MarketLock, SharedDatabase } from '../database.js'
 import { ClosedError, CorruptDataError } from '../errors.js'
 import { boundedQuery, type Query } from './bounded-query.js'
 import { loadPg } from './load-pg.js'
 import { fromStoredName, toStoredName } from './market-names.js'
 import { type ParsedOptions, type PostgresDatabaseOptions, parseOptions } from './options.js'
+import { openSession } from './session.js'
 import { ensureTable } from './table-schema.js'
 
 const pg = loadPg()
@@ -93,28 +94,30 @@ export class PostgresDatabase implements SharedDatabase {
   }
 
   get(market: string): Promise<unknown | undefined> {
-    return this.#run(async () => {
-      // As text, parsed here: a user's pool may have its own json type parser.
-      const { rows } = await this.#query<{ revision: string | number; snapshot: string }>(
-        `SELECT revision, snapshot::text AS snapshot FROM ${this.#options.table} WHERE name = $1`,
-        [toStoredName(market)],
+    return this.#run(() => this.#get(this.#query, market, ''))
+  }
+
+  async #get(query: Query, market: string, lockClause: string): Promise<unknown | undefined> {
+    // As text, parsed here: a user's pool may have its own json type parser.
+    const { rows } = await query<{ revision: string | number; snapshot: string }>(
+      `SELECT revision, snapshot::text AS snapshot FROM ${this.#options.table} WHERE name = $1${lockClause}`,
+      [toStoredName(market)],
+    )
+    const row = rows[0]
+    if (!row) return undefined
+    // A `json` column holds valid JSON only: the server checked it on the way in.
+    const value: unknown = JSON.parse(row.snapshot)
+    // The actor validates the snapshot (and names `locate(market)` when it fails). The row's `revision`
+    // column must agree with it: conditional stores compare the column with the revision the actor loaded.
+    const revision = (value as { revision?: unknown } | null)?.revision
+    if (Number.isSafeInteger(revision) && Number(row.revision) !== revision) {
+      throw new CorruptDataError(
+        `Stored data of market \`${market}\` (${this.locate(market)}) is corrupt: column \`revision\` is ${row.revision} but the snapshot's revision is ${revision}`,
+        market,
+        this.locate(market),
       )
-      const row = rows[0]
-      if (!row) return undefined
-      // A `json` column holds valid JSON only: the server checked it on the way in.
-      const value: unknown = JSON.parse(row.snapshot)
-      // The actor validates the snapshot (and names `locate(market)` when it fails). The row's `revision`
-      // column must agree with it: conditional stores compare the column with the revision the actor loaded.
-      const revision = (value as { revision?: unknown } | null)?.revision
-      if (Number.isSafeInteger(revision) && Number(row.revision) !== revision) {
-        throw new CorruptDataError(
-          `Stored data of market \`${market}\` (${this.locate(market)}) is corrupt: column \`revision\` is ${row.revision} but the snapshot's revision is ${revision}`,
-          market,
-          this.locate(market),
-        )
-      }
-      return value
-    })
+    }
+    return value
   }
 
   /** Stores unconditionally (an import); stores of one market land in the order they were called. */
@@ -143,21 +146,65 @@ export class PostgresDatabase implements SharedDatabase {
    * Rejects when the outcome is unknown (the connection dropped or timed out mid-statement).
    */
   storeIf(market: string, snapshot: unknown, expectedRevision: number): Promise<boolean> {
+    return this.#run(() => this.#storeIf(this.#query, market, snapshot, expectedRevision))
+  }
+
+  async #storeIf(query: Query, market: string, snapshot: unknown, expectedRevision: number): Promise<boolean> {
+    const values = [toStoredName(market), revisionOf(snapshot), JSON.stringify(snapshot), expectedRevision]
+    // READ COMMITTED re-checks the WHERE clause on the row version a concurrent writer committed, and an
+    // INSERT that finds a row committed meanwhile takes the conflict branch: a lost race is 0 rows, never both.
+    const { rowCount } = await query(
+      expectedRevision === 0
+        ? `INSERT INTO ${this.#options.table} AS t (name, revision, snapshot, updated_at) VALUES ($1, $2, $3, now())
+           ON CONFLICT (name) DO UPDATE
+             SET revision = EXCLUDED.revision, snapshot = EXCLUDED.snapshot, updated_at = EXCLUDED.updated_at
+             WHERE t.revision = $4`
+        : `UPDATE ${this.#options.table} SET revision = $2, snapshot = $3, updated_at = now()
+           WHERE name = $1 AND revision = $4`,
+      values,
+    )
+    return rowCount === 1
+  }
+
+  /**
+   * Takes `market` for this instance: a transaction of its own that holds the market's row (`FOR UPDATE`, so
+   * other instances' conditional stores wait for it and then find the new revision) and an advisory lock on
+   * its name (for a market with no row yet). It ends with the lock's `storeIf` (committing) or `release`.
+   */
+  lock(market: string): Promise<MarketLock> {
     return this.#run(async () => {
-      const values = [toStoredName(market), revisionOf(snapshot), JSON.stringify(snapshot), expectedRevision]
-      // READ COMMITTED re-checks the WHERE clause on the row version a concurrent writer committed, and an
-      // INSERT that finds a row committed meanwhile takes the conflict branch: a lost race is 0 rows, never both.
-      const { rowCount } = await this.#query(
-        expectedRevision === 0
-          ? `INSERT INTO ${this.#options.table} AS t (name, revision, snapshot, updated_at) VALUES ($1, $2, $3, now())
-             ON CONFLICT (name) DO UPDATE
-               SET revision = EXCLUDED.revision, snapshot = EXCLUDED.snapshot, updated_at = EXCLUDED.updated_at
-               WHERE t.revision = $4`
-          : `UPDATE ${this.#options.table} SET revision = $2, snapshot = $3, updated_at = now()
-             WHERE name = $1 AND revision = $4`,
-        values,
-      )
-      return rowCount === 1
+      const session = await openSession(this.#pool, this.#options)
+      try {
+        // The table's name holds no `/` (it is an identifier), so the first one ends it: one key per market.
+        await session.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+          `${this.#options.table}/${toStoredName(market)}`,
+        ])
+      } catch (error) {
+        await session.end(false).catch(() => {})
+        throw error
+      }
+      let ending: Promise<unknown> | undefined
+      const end = <T>(work: Promise<T>, commit: boolean): Promise<T> => {
+        const ended = work.then(
+          async (value) => {
+            await session.end(commit)
+            return value
+          },
+          async (error: unknown) => {
+            await session.end(false).catch(() => {})
+            throw error
+          },
+        )
+        ending = ended
+        this.#track(ended)
+        return ended
+      }
+      return {
+        get: () => this.#get(session.query, market, ' FOR UPDATE'),
+        storeIf: (snapshot, expectedRevision) =>
+          end(this.#storeIf(session.query, market, snapshot, expectedRevision), true),
+        release: () => (ending as Promise<void> | undefined) ?? end(Promise.resolve(), false),
+      }
     })
   }
 
@@ -193,7 +240,11 @@ export class PostgresDatabase implements SharedDatabase {
 
   #run<T>(work: () => Promise<T>): Promise<T> {
     if (this.#closing) return Promise.reject(new ClosedError('PostgresDatabase'))
-    const running = this.open().then(work)
+    return this.#track(this.open().then(work))
+  }
+
+  /** close() waits for it. */
+  #track<T>(running: Promise<T>): Promise<T> {
     this.#inFlight.add(running)
     const forget = () => this.#inFlight.delete(running)
     running.then(forget, forget)

@@ -1,0 +1,58 @@
+import type { Pool, PoolClient, QueryResultRow } from 'pg'
+import { connectWithin, type Query, type Timeouts } from './bounded-query.js'
+
+/** @internal One transaction on one pooled connection, for statements that must share it (a market lock). */
+export interface Session {
+  query: Query
+  /** Commits (or rolls back) and returns the connection; a connection whose end failed is destroyed. */
+  end(commit: boolean): Promise<void>
+}
+
+/**
+ * @internal
+ * Opens a transaction on a connection of its own. Every statement is bounded by `queryTimeoutMs`; a failed one
+ * destroys the connection, which also ends the transaction and its locks on the server.
+ */
+export async function openSession(pool: Pool, timeouts: Timeouts): Promise<Session> {
+  const client: PoolClient = await connectWithin(pool, timeouts.connectionTimeoutMs)
+  let failure: Error | undefined
+  let ended = false
+  // A checked-out client emits `error` when its socket drops; unheard, that event would end the process.
+  const onError = (error: Error) => {
+    failure ??= error
+  }
+  client.on('error', onError)
+  const finish = () => {
+    if (ended) return
+    ended = true
+    client.removeListener('error', onError)
+    client.release(failure)
+  }
+  const query: Query = async <R extends QueryResultRow>(text: string, values: unknown[] = []) => {
+    try {
+      const config = { text, values, query_timeout: timeouts.queryTimeoutMs }
+      return await client.query<R>(config)
+    } catch (error) {
+      failure ??= error instanceof Error ? error : new Error(String(error))
+      finish()
+      throw error
+    }
+  }
+  try {
+    await query('BEGIN')
+  } catch (error) {
+    finish()
+    throw error
+  }
+  return {
+    query,
+    async end(commit) {
+      if (ended) return
+      try {
+        await query(commit ? 'COMMIT' : 'ROLLBACK')
+      } finally {
+        finish()
+      }
+    },
+  }
+}
