@@ -9,11 +9,14 @@ export default mergeConfig(
   defineConfig({
     test: {
       exclude: [
-        'test/cli.test.ts',
+        'test/cli*.test.ts',
         'test/repl.test.ts',
         'test/package.test.ts',
         'test/process.test.ts',
         'test/soak.test.ts',
+        'test/dir-lock-pid1.test.ts',
+        'test/postgres-processes.test.ts',
+        'test/studio*.test.ts',
       ],
       env: { FC_NUM_RUNS: '15' },
       // A mutant that leaves a promise pending should fail its test fast, not run into Stryker's timeout.
