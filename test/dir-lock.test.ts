@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { DirLock, LOCK_FILE } from '../src/file-database/dir-lock.js'
 import { type FileHandleLike, type FileSystem, nodeFileSystem } from '../src/file-database/file-system.js'
 import { DataDirLockedError } from '../src/index.js'
@@ -107,15 +107,19 @@ describe('DirLock', () => {
     await lock.release()
   })
 
-  it('takes over a lock with this pid and start time that no lock of this process holds any more', async () => {
+  it('refuses a lock that another copy of the module in this process holds, as the ESM and CJS builds can be', async () => {
     const dir = await tempDir()
     const first = await DirLock.acquire(nodeFileSystem, dir)
-    const text = await readFile(join(dir, LOCK_FILE), 'utf8')
+    vi.resetModules()
+    const copy = (await import('../src/file-database/dir-lock.js')) as typeof import('../src/file-database/dir-lock.js')
+    expect(copy.DirLock).not.toBe(DirLock)
+    await expect(copy.DirLock.acquire(nodeFileSystem, dir)).rejects.toMatchObject({
+      code: 'DATA_DIR_LOCKED',
+      ownerPid: process.pid,
+    })
     await first.release()
-    await writeFile(join(dir, LOCK_FILE), text)
-    const second = await DirLock.acquire(nodeFileSystem, dir)
+    const second = await copy.DirLock.acquire(nodeFileSystem, dir)
     await second.release()
-    expect(await readdir(dir)).toEqual([])
   })
 
   it('refuses a second lock on the same directory in this process until the first is released', async () => {
@@ -151,6 +155,17 @@ describe('DirLock', () => {
     await writeFile(join(dir, `${LOCK_FILE}.0123456789abcdef.tmp`), dead)
     await writeFile(join(dir, 'other.json'), '{}')
     const lock = await DirLock.acquire(nodeFileSystem, dir)
+    await lock.release()
+    expect(await readdir(dir)).toEqual(['other.json'])
+  })
+
+  it('removes on release the leftovers that crashed starters left while it held the lock', async () => {
+    const dir = await tempDir()
+    const lock = await DirLock.acquire(nodeFileSystem, dir)
+    const dead = JSON.stringify({ pid: deadPid(), host: hostname(), started: null, token: 'crashed-starter' })
+    await writeFile(join(dir, `${LOCK_FILE}.0123456789abcdef.tmp`), dead)
+    await writeFile(join(dir, `${LOCK_FILE}.takeover-0123456789abcdef0123456789abcdef`), dead)
+    await writeFile(join(dir, 'other.json'), '{}')
     await lock.release()
     expect(await readdir(dir)).toEqual(['other.json'])
   })

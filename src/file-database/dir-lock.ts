@@ -6,7 +6,6 @@ import type { FileSystem } from './file-system.js'
 import {
   type LockOwner,
   type LockProcesses,
-  liveTokens,
   parseOwner,
   syncDir,
   textKey,
@@ -37,8 +36,9 @@ const errorCode = (error: unknown) => (error as NodeJS.ErrnoException).code
  * An exclusive lock on a data directory, held by one process (and one cache within it).
  *
  * The lock file is created complete (written and fsynced beside, then hard-linked into place, which
- * fails if it exists). A lock whose writer has stopped for good (a dead process on this machine, an
- * attempt of this process that ended, or text that is not a whole lock) is taken over at once.
+ * fails if it exists). A lock whose writer has stopped for good (a dead process on this machine, as an
+ * earlier process that had this one's pid, or text that is not a whole lock) is taken over at once; one
+ * naming this very process (its pid and start time) is held, by whichever thread or module copy.
  *
  * A takeover never removes the lock file: the taker renames its own over it, so a plain starter never
  * finds the place empty. Who may rename is decided by guard files, each named after the exact text it
@@ -83,27 +83,21 @@ export class DirLock {
   /** One attempt under a fresh token, so a token names one guard at most; false when a race was lost. */
   async #attempt(): Promise<boolean> {
     const owner: LockOwner = { ...this.#processes.self(), token: randomBytes(8).toString('hex') }
-    liveTokens.add(owner.token)
-    let won = false
+    const temp = await writeOwnerFile(this.#fs, this.#path, owner)
+    let won: boolean
     try {
-      const temp = await writeOwnerFile(this.#fs, this.#path, owner)
-      try {
-        won = await this.#claim(temp)
-      } finally {
-        await this.#fs.unlink(temp).catch(() => {})
-      }
-      if (won) {
-        this.#owner = owner
-        await syncDir(this.#fs, this.#dir).catch(async (error: unknown) => {
-          await this.release()
-          throw error
-        })
-      }
-      return won
+      won = await this.#claim(temp)
     } finally {
-      // Only after the attempt's last file operation: from here on, files naming this token are stale.
-      if (!won) liveTokens.delete(owner.token)
+      await this.#fs.unlink(temp).catch(() => {})
     }
+    if (won) {
+      this.#owner = owner
+      await syncDir(this.#fs, this.#dir).catch(async (error: unknown) => {
+        await this.release()
+        throw error
+      })
+    }
+    return won
   }
 
   /** Puts the lock file `temp` in place: into an empty place, or over a stopped writer's by takeover. */
@@ -174,9 +168,9 @@ export class DirLock {
   }
 
   /**
-   * Removes guards and temporary lock files left by crashes. Safe while this lock is held: every guard
-   * supersedes a text the lock no longer has and never will again, and a starter whose temporary file
-   * disappears retries.
+   * Removes guards and temporary lock files left by crashes. Only while this lock is held: every guard
+   * then supersedes a text the lock no longer has and never will again, and a starter whose temporary
+   * file disappears retries. Once the lock is gone, the files could be a new owner's takeover in progress.
    */
   async #removeLeftovers(): Promise<void> {
     const names = await this.#fs.readdir(this.#dir).catch(() => [])
@@ -185,16 +179,17 @@ export class DirLock {
     }
   }
 
-  /** Removes the lock file if it is still this owner's. */
+  /**
+   * Removes the lock file if it is still this owner's, and before it the leftovers of starters that
+   * crashed while it was held, so a closed directory holds only market files.
+   */
   async release(): Promise<void> {
     const owner = this.#owner
     if (!owner) return
-    try {
-      const current = await this.#read(this.#path)
-      if (current !== undefined && parseOwner(current)?.token === owner.token) await this.#fs.unlink(this.#path)
-    } finally {
-      this.#owner = undefined
-      liveTokens.delete(owner.token)
-    }
+    this.#owner = undefined
+    const current = await this.#read(this.#path)
+    if (current === undefined || parseOwner(current)?.token !== owner.token) return
+    await this.#removeLeftovers()
+    await this.#fs.unlink(this.#path)
   }
 }

@@ -26,18 +26,13 @@ export interface LockProcesses {
   isAlive(owner: LockOwner): Promise<boolean>
 }
 
-/**
- * @internal Tokens of this process's attempts and held locks. A file naming our pid with any other token
- * was left by an attempt of ours that stopped, or by an earlier process that had our pid (a restarted
- * container is PID 1 again, on the same host name): either way nobody will act on it.
- */
-export const liveTokens = new Set<string>()
-
-function processStart(pid: number): string | undefined {
+/** What /proc says of a process (Linux): its state letter and start time in clock ticks since boot. */
+function procStat(pid: number): { state: string; started: string | undefined } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    // Field 22; the command name (field 2) may contain spaces, so count from its closing parenthesis.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+    // Fields 3 and 22; the command name (field 2) may contain spaces, so count from its closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return { state: fields[0] ?? '', started: fields[19] }
   } catch {
     return undefined
   }
@@ -45,19 +40,30 @@ function processStart(pid: number): string | undefined {
 
 /** @internal The processes of this machine, seen from this one. */
 export const thisProcess: LockProcesses = {
-  self: () => ({ pid: process.pid, host: hostname(), started: processStart(process.pid) }),
+  self: () => ({ pid: process.pid, host: hostname(), started: procStat(process.pid)?.started }),
   async isAlive(owner) {
-    // Another machine's processes cannot be seen: never take over from one. Containers sharing a
-    // directory therefore need distinct host names, as Docker and Kubernetes give them by default.
+    // Another machine's processes cannot be seen: never take over from one. Without a kernel lock (Node
+    // has no flock), the host name is all that tells machines apart, and a pid is judged in this process's
+    // pid namespace. So containers sharing a directory need distinct host names: with one (`--network host`,
+    // the containers of one pod), another container's live owner is judged by our pids, e.g. its PID 1 as
+    // our own dead predecessor. And a container recreated under a new host name never takes over its
+    // predecessor's lock: that one is removed by hand (README, Limits).
     if (owner.host !== hostname()) return true
-    if (owner.pid === process.pid) return liveTokens.has(owner.token)
     try {
       process.kill(owner.pid, 0)
     } catch (error) {
-      return (error as NodeJS.ErrnoException).code === 'EPERM'
+      // EPERM: the pid is in use, by a process of another user; the start time below says whether it is the owner.
+      if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false
     }
-    const started = processStart(owner.pid)
-    return owner.started === undefined || started === undefined || started === owner.started
+    const stat = procStat(owner.pid)
+    // A zombie (Z) or dead (X) process has exited, only its parent's wait is missing. (A main thread that
+    // ends alone shows Z too, but the owner is a Node process, whose main thread never does.)
+    if (stat?.state === 'Z' || stat?.state === 'X') return false
+    // The same pid with another start time is another process: a recycled pid, or an earlier process that
+    // had our own pid (a restarted container is PID 1 again). With our pid and our start time, it is this
+    // very process, alive, whichever thread or copy of this module holds the lock. Without both start
+    // times (no /proc: not Linux, or hidden) nothing tells them apart, and a live owner must never be passed.
+    return owner.started === undefined || stat?.started === undefined || stat.started === owner.started
   },
 }
 
