@@ -20,6 +20,34 @@ afterEach(() => {
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
 const snapshot = (market: string, revision: number) => ({ format: 1, market, revision, products: {} })
 
+/**
+ * Runs `fixtures/<child>` in a process whose write threads have `thread-death-preload.cjs` preloaded (a
+ * thread ends at the rename of market `dies`, the fsync of market `slow` waits for a release file), and
+ * resolves to the JSON line it prints.
+ */
+async function runWithThreadFaults(child: string): Promise<unknown> {
+  const dir = await tempDir()
+  const control = join(await tempDir(), 'control')
+  const process_ = spawn(
+    process.execPath,
+    ['--import', 'tsx', '-r', fixture('thread-death-preload.cjs'), fixture(child), dir],
+    { env: { ...process.env, THREAD_DEATH: control }, stdio: ['ignore', 'pipe', 'pipe'] },
+  )
+  children.push(process_)
+  let stdout = ''
+  let stderr = ''
+  process_.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString()
+  })
+  process_.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString()
+  })
+  const code = await new Promise((resolve) => process_.once('exit', resolve))
+  expect(stderr).toBe('')
+  expect(code).toBe(0)
+  return JSON.parse(stdout)
+}
+
 /** Every write thread this process starts from now on. */
 function watchThreads(): Worker[] {
   const threads: Worker[] = []
@@ -74,31 +102,21 @@ describe('FileDatabase through write threads', () => {
   })
 
   it('fails a dead thread’s files only once no other file of its batch can land, so no acknowledged write is overwritten', async () => {
-    const dir = await tempDir()
-    const control = join(await tempDir(), 'control')
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', '-r', fixture('thread-death-preload.cjs'), fixture('thread-death-child.ts'), dir],
-      { env: { ...process.env, THREAD_DEATH: control }, stdio: ['ignore', 'pipe', 'pipe'] },
-    )
-    children.push(child)
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString()
-    })
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString()
-    })
-    const code = await new Promise((resolve) => child.once('exit', resolve))
-    expect(stderr).toBe('')
-    expect(code).toBe(0)
-    expect(JSON.parse(stdout)).toEqual({
+    expect(await runWithThreadFaults('thread-death-child.ts')).toEqual({
       failedEarly: false,
       dies: 'write thread exited with code 1',
       slow: 'stored',
       next: 'stored',
       stored: 2,
+    })
+  })
+})
+
+describe('lanes', () => {
+  it('writes a market of another lane while one lane’s thread is stuck in fsync', async () => {
+    expect(await runWithThreadFaults('stuck-lane-child.ts')).toEqual({
+      whileStuck: { other: true, slow: false },
+      slow: true,
     })
   })
 })
