@@ -25,8 +25,22 @@ describe('PostgresDatabase options', () => {
     ['max with a pool of your own', { pool: new pg.Pool(), max: 3 }],
     ['a zero query timeout', { connectionString: 'postgres://x', queryTimeoutMs: 0 }],
     ['an unknown key', { connectionString: 'postgres://x', tabel: 'x' }],
+    // pg would refuse these only at the first connection, leaving a pool whose end() never resolves.
+    ['a port pg cannot parse', { connectionString: 'postgres://127.0.0.1/db?port=abc' }],
+    ['a port out of range', { connectionString: 'postgres://127.0.0.1/db?port=70000' }],
+    ['a URL pg cannot parse', { connectionString: 'postgres://u:pw@127.0.0.1:99999/db' }],
   ])('rejects %s with ValidationError', (_, options) => {
     expect(() => new PostgresDatabase(options as never)).toThrow(ValidationError)
+  })
+
+  it('never echoes a connectionString it refuses, which may hold a password', () => {
+    expect(() => new PostgresDatabase({ connectionString: 'postgres://u:s3cret@127.0.0.1:99999/db' })).toThrow(
+      expect.objectContaining({ message: expect.not.stringContaining('s3cret') }),
+    )
+  })
+
+  it('accepts a libpq-style URL whose host is in the query (a Unix socket)', () => {
+    expect(() => new PostgresDatabase({ connectionString: 'postgres://u@/db?host=/var/run/postgresql' })).not.toThrow()
   })
 
   it('accepts schema.table and $ in identifiers', () => {

@@ -1,6 +1,6 @@
 import type { Pool } from 'pg'
 import type { MarketLock, SharedDatabase } from '../database.js'
-import { ClosedError, CorruptDataError } from '../errors.js'
+import { ClosedError, CorruptDataError, ValidationError } from '../errors.js'
 import { boundedQuery, type Query } from './bounded-query.js'
 import { loadPg } from './load-pg.js'
 import { fromStoredName, toStoredName } from './market-names.js'
@@ -13,6 +13,23 @@ const pg = loadPg()
 const revisionOf = (snapshot: unknown): number => {
   const revision = (snapshot as { revision?: unknown } | null)?.revision
   return typeof revision === 'number' && Number.isSafeInteger(revision) ? revision : 0
+}
+
+/**
+ * Parses `connectionString` as pg will, so that a string pg cannot use is a `ValidationError` now rather than a
+ * failed first call (and a pool that then never ends). The string is not echoed: it may hold a password.
+ * @throws {ValidationError}
+ */
+function checkConnectionString(connectionString: string): void {
+  let port: number
+  try {
+    port = new pg.Client({ connectionString }).port
+  } catch (cause) {
+    throw new ValidationError(`Expected \`connectionString\` to be a PostgreSQL URL pg can parse: ${String(cause)}`)
+  }
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) {
+    throw new ValidationError(`Expected the port of \`connectionString\` to be an integer from 1 to 65535`)
+  }
 }
 
 /** An idle pooled connection that drops is already out of the pool; the next call opens a new one. */
@@ -49,6 +66,7 @@ export class PostgresDatabase implements SharedDatabase {
   constructor(options: PostgresDatabaseOptions) {
     this.#options = parseOptions(options)
     const { connectionString, connectionTimeoutMs, queryTimeoutMs, max } = this.#options
+    if (connectionString !== undefined) checkConnectionString(connectionString)
     this.#pool =
       this.#options.pool ??
       new pg.Pool({
