@@ -56,6 +56,20 @@ describePostgres('PostgresDatabase.lock', () => {
     expect(await a.get('m')).toEqual(snapshot(2, 7))
   })
 
+  it('ends the lock of a holder that stays idle longer than queryTimeoutMs, so the others store again', async () => {
+    const name = await table()
+    const frozen = new PostgresDatabase({ connectionString: postgresUrl, table: name, queryTimeoutMs: 300 })
+    databases.push(frozen)
+    const b = await open(name)
+    await b.store('m', snapshot(1, 10))
+    const lock = await frozen.lock('m')
+    await lock.get()
+    // The holder sends nothing more, as a frozen process would; the server ends its transaction.
+    expect(await b.storeIf('m', snapshot(2, 4), 1)).toBe(true)
+    await expect(lock.storeIf(snapshot(2, 9), 1)).rejects.toThrow()
+    expect(await b.get('m')).toEqual(snapshot(2, 4))
+  })
+
   it('serializes two lockers of a market that has no row yet', async () => {
     const name = await table()
     const [a, b] = [await open(name), await open(name)]

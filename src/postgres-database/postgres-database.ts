@@ -193,6 +193,9 @@ export class PostgresDatabase implements SharedDatabase {
     return this.#run(async () => {
       const session = await openSession(this.#pool, this.#options)
       try {
+        // A holder that freezes between statements (SIGSTOP, a VM pause) must not keep the row from the
+        // other instances for ever: the server ends its transaction, and the lock, after this long idle.
+        await session.query(`SET LOCAL idle_in_transaction_session_timeout = ${this.#options.queryTimeoutMs}`)
         // The table's name holds no `/` (it is an identifier), so the first one ends it: one key per market.
         await session.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
           `${this.#options.table}/${toStoredName(market)}`,
