@@ -15,6 +15,19 @@ const revisionOf = (snapshot: unknown): number => {
   return typeof revision === 'number' && Number.isSafeInteger(revision) ? revision : 0
 }
 
+/** A little before the client's own timeout, so the server's answer (even a cancellation) arrives in time. */
+const serverTimeout = (queryTimeoutMs: number) => Math.max(1, Math.floor(queryTimeoutMs * 0.8))
+
+/**
+ * How long a market's lock may sit idle between its statements before the server ends it: the holder only
+ * loads, applies in memory and stores, so a longer pause means it froze or its host died, and the other
+ * instances must not wait on its row for long.
+ */
+const LOCK_IDLE_MS = 1000
+
+/** SQLSTATE of a serialization failure: under REPEATABLE READ or SERIALIZABLE a concurrent write, i.e. a conflict. */
+const SERIALIZATION_FAILURE = '40001'
+
 /**
  * Parses `connectionString` as pg will, so that a string pg cannot use is a `ValidationError` now rather than a
  * failed first call (and a pool that then never ends). The string is not echoed: it may hold a password.
@@ -74,6 +87,9 @@ export class PostgresDatabase implements SharedDatabase {
         max,
         connectionTimeoutMillis: connectionTimeoutMs,
         query_timeout: queryTimeoutMs,
+        // The server gives up first, so a statement the client stopped waiting for is not left queued (on a
+        // row lock, say) to commit later, after its caller was told it failed and the market reloaded.
+        statement_timeout: serverTimeout(queryTimeoutMs),
         keepAlive: true,
         // Idle connections alone do not keep a process alive that forgot to close the cache.
         allowExitOnIdle: true,
@@ -171,7 +187,7 @@ export class PostgresDatabase implements SharedDatabase {
     const values = [toStoredName(market), revisionOf(snapshot), JSON.stringify(snapshot), expectedRevision]
     // READ COMMITTED re-checks the WHERE clause on the row version a concurrent writer committed, and an
     // INSERT that finds a row committed meanwhile takes the conflict branch: a lost race is 0 rows, never both.
-    const { rowCount } = await query(
+    const stored = query(
       expectedRevision === 0
         ? `INSERT INTO ${this.#options.table} AS t (name, revision, snapshot, updated_at) VALUES ($1, $2, $3, now())
            ON CONFLICT (name) DO UPDATE
@@ -181,7 +197,13 @@ export class PostgresDatabase implements SharedDatabase {
            WHERE name = $1 AND revision = $4`,
       values,
     )
-    return rowCount === 1
+    try {
+      return (await stored).rowCount === 1
+    } catch (error) {
+      // A server whose default isolation is stricter than READ COMMITTED reports a concurrent write this way.
+      if ((error as { code?: string }).code === SERIALIZATION_FAILURE) return false
+      throw error
+    }
   }
 
   /**
@@ -193,9 +215,12 @@ export class PostgresDatabase implements SharedDatabase {
     return this.#run(async () => {
       const session = await openSession(this.#pool, this.#options)
       try {
-        // A holder that freezes between statements (SIGSTOP, a VM pause) must not keep the row from the
-        // other instances for ever: the server ends its transaction, and the lock, after this long idle.
-        await session.query(`SET LOCAL idle_in_transaction_session_timeout = ${this.#options.queryTimeoutMs}`)
+        // A holder that freezes between statements (SIGSTOP, a VM pause) or whose host dies must not keep the
+        // row from the other instances: the server ends its transaction, and the lock, once idle this long.
+        const statementMs = serverTimeout(this.#options.queryTimeoutMs)
+        await session.query(
+          `SET LOCAL idle_in_transaction_session_timeout = ${LOCK_IDLE_MS}; SET LOCAL statement_timeout = ${statementMs}`,
+        )
         // The table's name holds no `/` (it is an identifier), so the first one ends it: one key per market.
         await session.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
           `${this.#options.table}/${toStoredName(market)}`,
@@ -222,8 +247,11 @@ export class PostgresDatabase implements SharedDatabase {
       }
       return {
         get: () => this.#get(session.query, market, ' FOR UPDATE'),
-        storeIf: (snapshot, expectedRevision) =>
-          end(this.#storeIf(session.query, market, snapshot, expectedRevision), true),
+        storeIf: (snapshot, expectedRevision) => {
+          // The store and its COMMIT together are one call, bounded like any other.
+          session.within(this.#options.queryTimeoutMs)
+          return end(this.#storeIf(session.query, market, snapshot, expectedRevision), true)
+        },
         release: () => (ending as Promise<void> | undefined) ?? end(Promise.resolve(), false),
       }
     })

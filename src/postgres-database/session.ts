@@ -4,19 +4,23 @@ import { connectWithin, type Query, type Timeouts } from './bounded-query.js'
 /** @internal One transaction on one pooled connection, for statements that must share it (a market lock). */
 export interface Session {
   query: Query
+  /** Starts a phase: the statements that follow settle, together, within `ms`. */
+  within(ms: number): void
   /** Commits (or rolls back) and returns the connection; a connection whose end failed is destroyed. */
   end(commit: boolean): Promise<void>
 }
 
 /**
  * @internal
- * Opens a transaction on a connection of its own. Every statement is bounded by `queryTimeoutMs`; a failed one
- * destroys the connection, which also ends the transaction and its locks on the server.
+ * Opens a READ COMMITTED transaction on a connection of its own (a conditional store relies on READ COMMITTED
+ * re-checking its WHERE clause, whatever the server's default isolation). A failed statement destroys the
+ * connection, which also ends the transaction and its locks on the server. The first phase lasts `queryTimeoutMs`.
  */
 export async function openSession(pool: Pool, timeouts: Timeouts): Promise<Session> {
   const client: PoolClient = await connectWithin(pool, timeouts.connectionTimeoutMs)
   let failure: Error | undefined
   let ended = false
+  let deadline = Date.now() + timeouts.queryTimeoutMs
   // A checked-out client emits `error` when its socket drops; unheard, that event would end the process.
   const onError = (error: Error) => {
     failure ??= error
@@ -30,7 +34,7 @@ export async function openSession(pool: Pool, timeouts: Timeouts): Promise<Sessi
   }
   const query: Query = async <R extends QueryResultRow>(text: string, values: unknown[] = []) => {
     try {
-      const config = { text, values, query_timeout: timeouts.queryTimeoutMs }
+      const config = { text, values, query_timeout: Math.max(1, deadline - Date.now()) }
       return await client.query<R>(config)
     } catch (error) {
       failure ??= error instanceof Error ? error : new Error(String(error))
@@ -39,13 +43,16 @@ export async function openSession(pool: Pool, timeouts: Timeouts): Promise<Sessi
     }
   }
   try {
-    await query('BEGIN')
+    await query('BEGIN ISOLATION LEVEL READ COMMITTED')
   } catch (error) {
     finish()
     throw error
   }
   return {
     query,
+    within(ms) {
+      deadline = Date.now() + ms
+    },
     async end(commit) {
       if (ended) return
       try {

@@ -20,7 +20,7 @@ interface TableRow {
   schema: string
   relname: string
   relkind: string
-  columns: [string, string, boolean][] | null
+  columns: string | null
   keyed: boolean
 }
 
@@ -47,7 +47,7 @@ export async function ensureTable(query: Query, table: string): Promise<string> 
   const { rows } = await query<TableRow>(
     `SELECT n.nspname AS schema, c.relname, c.relkind,
        (SELECT json_agg(json_build_array(a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull))
-          FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
+          FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)::text AS columns,
        EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
           WHERE i.indrelid = c.oid AND i.indisunique AND i.indnkeyatts = 1 AND i.indpred IS NULL
             AND a.attname = 'name') AS keyed
@@ -60,7 +60,9 @@ export async function ensureTable(query: Query, table: string): Promise<string> 
   const located = `${quoteIdentifier(row.schema)}.${quoteIdentifier(row.relname)}`
   const problems: string[] = []
   if (row.relkind !== 'r' && row.relkind !== 'p') problems.push('it is not a table')
-  const found = new Map((row.columns ?? []).map(([name, type, notNull]) => [name, { type, notNull }]))
+  // As text, parsed here: a user's pool may have its own json type parser.
+  const columns = JSON.parse(row.columns ?? '[]') as [string, string, boolean][]
+  const found = new Map(columns.map(([name, type, notNull]) => [name, { type, notNull }]))
   for (const [name, type] of Object.entries(COLUMNS)) {
     const column = found.get(name)
     if (!column) problems.push(`column \`${name}\` is missing`)
