@@ -1,24 +1,31 @@
 import { once } from 'node:events'
+import { readdir } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, expect, it } from 'vitest'
 import { describeInBrowser, useBrowser } from './helpers/browser.js'
+import { useStudioCli } from './helpers/studio-cli.js'
 import { day } from './helpers/studio-data.js'
 import { useStudioAssets, useStudios } from './helpers/studio-server.js'
+import { useTempDirs } from './helpers/temp-dir.js'
 
 const product = { name: 'forged', quantity: 1, expirationDate: day(3), price: 1 }
 
 describeInBrowser('studio against another site open in the same browser (chromium)', () => {
   const browser = useBrowser()
   const studio = useStudios(useStudioAssets())
+  const startStudio = useStudioCli()
+  const tempDir = useTempDirs()
   const servers: Server[] = []
   afterEach(() => {
     for (const server of servers.splice(0)) server.close()
   })
 
   /** Another origin (same host, another port): a blank page from which the test acts as a hostile site. */
-  async function otherSite(): Promise<string> {
-    const server = createServer((_, res) => res.end('<!doctype html><title>other site</title>'))
+  async function otherSite(body = ''): Promise<string> {
+    const server = createServer((_, res) =>
+      res.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><title>other site</title>${body}`),
+    )
     servers.push(server)
     server.listen(0, '127.0.0.1')
     await once(server, 'listening')
@@ -31,7 +38,7 @@ describeInBrowser('studio against another site open in the same browser (chromiu
       if (req.method === 'POST') res.once('finish', () => answered.push(res.statusCode))
       handler(req, res, next)
     })
-    const target = `${url}api/markets/Anna/products`
+    const target = `${url}api/products?market=Anna`
     const page = await browser.page()
     await page.goto(await otherSite())
     // A script: a "simple" request goes out without a preflight, so the studio itself must refuse it. (The browser
@@ -75,5 +82,18 @@ describeInBrowser('studio against another site open in the same browser (chromiu
     ])
     expect(answered).toEqual([403, 403])
     expect(await cache.markets()).toEqual([])
+  })
+
+  it('keeps running (market-system studio) when another site asks it for "//" (<img src="http://127.0.0.1:PORT//">)', async () => {
+    const dir = await tempDir()
+    const cli = await startStudio('--data', dir)
+    const page = await browser.page()
+    await page.goto(await otherSite(`<img src="${cli.url}/" alt="">`))
+    await page.waitForLoadState('load')
+    expect((await fetch(`${cli.url}api/markets`)).status).toBe(200)
+    cli.child.kill('SIGINT')
+    const [code] = await cli.exited
+    expect([code, cli.errors()]).toEqual([0, ''])
+    expect(await readdir(dir)).toEqual([])
   })
 })

@@ -72,6 +72,61 @@ describeInBrowser('studio live updates in chromium', () => {
     await expect.poll(() => names(first)).toEqual(['milk', 'bread'])
   })
 
+  it('shows a change made through the cache on each of seven open tabs, which share one event stream', async () => {
+    // Chromium opens six HTTP/1.1 connections per host: with a stream per tab, six tabs would take them all.
+    let streams = 0
+    const { url, cache } = await studio({}, (handler) => (req, res, next) => {
+      if (req.url?.endsWith('/api/events')) {
+        streams++
+        res.once('close', () => streams--)
+      }
+      handler(req, res, next)
+    })
+    await cache.market('Anna').addProduct({ name: 'milk', quantity: 3, expirationDate: day(30), price: 1.5 })
+    const products = (page: Page) => page.locator('tr[data-market="Anna"] td').first().textContent()
+    const tabs: Page[] = []
+    for (let i = 0; i < 7; i++) {
+      const page = await browser.page()
+      await page.goto(url)
+      await expect.poll(() => products(page)).toBe('1')
+      await expect.poll(() => liveState(page)).toBe('live')
+      tabs.push(page)
+    }
+    expect(streams).toBe(1)
+    await cache.market('Anna').addProduct({ name: 'bread', quantity: 1, expirationDate: day(30), price: 1 })
+    for (const tab of tabs) await expect.poll(() => products(tab)).toBe('2')
+    // The tab holding the stream goes away: another takes it over, and every tab refetches on the new stream.
+    const [first, ...others] = tabs
+    await first?.close()
+    await cache.market('Anna').addProduct({ name: 'tea', quantity: 1, expirationDate: day(30), price: 1 })
+    for (const tab of others) await expect.poll(() => products(tab)).toBe('3')
+    await expect.poll(() => streams).toBe(1)
+  })
+
+  it('opens a stream in each tab where Web Locks are missing (a page that is not a secure context)', async () => {
+    let streams = 0
+    const { url, cache } = await studio({}, (handler) => (req, res, next) => {
+      if (req.url?.endsWith('/api/events')) {
+        streams++
+        res.once('close', () => streams--)
+      }
+      handler(req, res, next)
+    })
+    const ids = await seedShop(cache)
+    const tabs = [await browser.page(), await browser.page()]
+    for (const page of tabs) {
+      // As on http://a-host-name/: `navigator.locks` exists in secure contexts only.
+      await page.addInitScript(() => Reflect.deleteProperty(Navigator.prototype, 'locks'))
+      await page.goto(`${url}?market=${encodeURIComponent(BOB)}`)
+      await expect.poll(() => liveState(page)).toBe('live')
+    }
+    expect(streams).toBe(2)
+    await cache.market(BOB).adjustQuantity(ids.milk as string, 1)
+    for (const page of tabs) {
+      await expect.poll(() => page.locator(`tr[data-id="${ids.milk}"] td`).first().textContent()).toBe('13')
+    }
+  })
+
   it('reconnects after losing its event stream and catches up on what it missed', async () => {
     const streams = new Set<ServerResponse>()
     let refusing = false

@@ -43,6 +43,27 @@ describeInBrowser('studio page in chromium', () => {
     expect(await page.locator('.summary').textContent()).toContain('3 product(s), 1 expired, 1 expiring within 7 days')
   })
 
+  it.each(['..', '.'])(
+    'opens the view of a market named "%s" from the list, shows its products and changes them',
+    async (name) => {
+      const { url, cache } = await studio()
+      await cache.market(name).addProduct({ name: 'milk', quantity: 3, expirationDate: day(30), price: 1.5 })
+      await cache.market('Anna').addProduct({ name: 'bread', quantity: 1, expirationDate: day(30), price: 1 })
+      const page = await browser.page()
+      await page.goto(url)
+      await page.getByRole('link', { name, exact: true }).click()
+      await expect.poll(() => page.locator('h1').textContent()).toBe(name)
+      await expect.poll(() => names(page)).toEqual(['milk'])
+      // A change goes to this market, not to the one a resolved `..` would name.
+      await page.getByRole('button', { name: 'Adjust milk' }).click()
+      await page.getByLabel('Change quantity by').fill('2')
+      await page.getByRole('button', { name: 'Apply' }).click()
+      await expect.poll(async () => (await rows(page))[0]?.[1]).toBe('5')
+      expect((await cache.market(name).listProducts()).map((item) => item.quantity)).toEqual([5])
+      expect(await cache.markets()).toEqual([name, 'Anna'])
+    },
+  )
+
   it('sorts by each column both ways and filters by name', async () => {
     const { url, cache } = await studio()
     await seedShop(cache)

@@ -28,11 +28,11 @@ describePostgres('market-system studio on --database (PostgreSQL)', () => {
     url.searchParams.set('options', `-c search_path=${schema}`)
     const studio = await startStudio('--database', url.toString())
     expect(studio.output()).toContain('listens on 127.0.0.1 only')
-    expect(await post(`${studio.url}api/markets/Anna/products`, sample)).toBe(201)
+    expect(await post(`${studio.url}api/products?market=Anna`, sample)).toBe(201)
     const other = await MarketCache.start({ database: new PostgresDatabase({ connectionString: url.toString() }) })
     try {
       await other.market('Anna').addProduct({ ...sample, name: 'from another instance' })
-      const listed = await (await fetch(`${studio.url}api/markets/Anna/products`)).json()
+      const listed = await (await fetch(`${studio.url}api/products?market=Anna`)).json()
       expect(listed.products.map((product: { name: string }) => product.name)).toEqual([
         sample.name,
         'from another instance',

@@ -1,16 +1,19 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { ClosedError } from '../errors.js'
 import type { MarketCache } from '../index.js'
 import * as api from './api.js'
 import { ASSET_FILES, type AssetName, type AssetSource, pageHtml } from './assets.js'
 import { sendFailure } from './failure.js'
 import { LiveEvents } from './live-events.js'
 import type { ResolvedStudioOptions } from './options.js'
-import { BodyError } from './read-body.js'
+import { RequestError } from './request-error.js'
 import { refusalOf } from './request-guard.js'
+import { parseQuery, segmentsOf, splitTarget } from './request-target.js'
 import { methodNotAllowed, send, sendError, setSecurityHeaders } from './respond.js'
 
 /**
  * A Node/Express-style request handler: `next` is called for requests outside the studio's base path.
+ * It never throws: whatever goes wrong is answered (or, once the answer has begun, the connection is cut).
  * @example
  * ```ts
  * http.createServer((req, res) => studio(req, res, () => res.writeHead(404).end()))
@@ -20,13 +23,35 @@ export type StudioHandler = (req: IncomingMessage, res: ServerResponse, next?: (
 
 const READS = new Set(['GET', 'HEAD'])
 
-/** `segments` of `rest` (the path under the base path), decoded; `undefined` when a segment is malformed. */
-function segmentsOf(rest: string): string[] | undefined {
+/** Answers an error thrown or rejected while serving; a failure to answer cuts the connection instead. */
+function fail(res: ServerResponse, error: unknown, field: string | undefined): void {
   try {
-    return rest.split('/').slice(1).map(decodeURIComponent)
+    if (res.headersSent) return void res.destroy()
+    // Closing the connection lets a host's server.close() finish once the cache is closed.
+    if ((error as { code?: unknown } | undefined)?.code === 'CLOSED') res.setHeader('Connection', 'close')
+    if (error instanceof RequestError) {
+      if (error.status === 413) res.setHeader('Connection', 'close')
+      sendError(res, error.status, error.code, error.message, error.field)
+    } else {
+      sendFailure(res, error, field)
+    }
   } catch {
-    return undefined
+    res.destroy()
   }
+}
+
+/**
+ * The one value of query parameter `name`. Names and ids travel in the query, not the path: a browser resolves
+ * a path segment `.` or `..` (even written `%2E`) before sending, so a market named `..` could not be reached.
+ */
+function param(query: string, name: 'market' | 'id'): string {
+  const values = parseQuery(query)
+  if (values === undefined) throw new RequestError(400, 'BAD_REQUEST', 'Malformed percent-encoding in the query')
+  const found = values.get(name) ?? []
+  if (found.length !== 1) {
+    throw new RequestError(400, 'VALIDATION', `Expected one \`${name}\` query parameter, got ${found.length}`, name)
+  }
+  return found[0] as string
 }
 
 /**
@@ -38,8 +63,7 @@ export function studioHandler(cache: MarketCache, options: ResolvedStudioOptions
   const live = new LiveEvents(cache)
   const page = pageHtml(options)
 
-  async function route(req: IncomingMessage, res: ServerResponse, path: string, query: string): Promise<void> {
-    const rest = path.slice(prefix.length)
+  async function route(req: IncomingMessage, res: ServerResponse, rest: string, query: string): Promise<void> {
     const method = req.method ?? 'GET'
     if (rest === '') {
       // The page uses relative URLs, so it must be served at the base path with its trailing slash.
@@ -56,7 +80,8 @@ export function studioHandler(cache: MarketCache, options: ResolvedStudioOptions
       return send(res, 200, 'text/html; charset=utf-8', built ? page : pageHtml(options, false))
     }
     const parts = segmentsOf(rest)
-    if (parts?.[0] === 'assets' && parts.length === 2 && Object.hasOwn(ASSET_FILES, parts[1] as string)) {
+    if (parts === undefined) return sendError(res, 400, 'BAD_REQUEST', 'Malformed percent-encoding in the path')
+    if (parts[0] === 'assets' && parts.length === 2 && Object.hasOwn(ASSET_FILES, parts[1] as string)) {
       if (!READS.has(method)) return methodNotAllowed(req, res, ['GET'])
       const name = parts[1] as AssetName
       const file = await assets(name).catch(() => undefined)
@@ -64,53 +89,65 @@ export function studioHandler(cache: MarketCache, options: ResolvedStudioOptions
       if (file === undefined) return send(res, 500, 'text/plain; charset=utf-8', `${name} is missing: npm run build`)
       return send(res, 200, ASSET_FILES[name], file)
     }
-    if (parts?.[0] !== 'api') return sendError(res, 404, 'NOT_FOUND', 'No such page in the studio')
-    const [, collection, market, products, id, action] = parts
+    if (parts[0] !== 'api') return sendError(res, 404, 'NOT_FOUND', 'No such page in the studio')
+    const route = parts.slice(1).join('/')
     const change = !READS.has(method)
     if (change) {
       if (readOnly) return sendError(res, 403, 'READ_ONLY', 'This studio is read-only')
       const refusal = refusalOf(req)
       if (refusal !== undefined) return sendError(res, 403, 'FORBIDDEN', refusal)
     }
-    if (collection === 'events' && parts.length === 2) {
-      return change ? methodNotAllowed(req, res, ['GET']) : live.attach(req, res)
+    switch (route) {
+      case 'events':
+        return change ? methodNotAllowed(req, res, ['GET']) : live.attach(res)
+      case 'markets':
+        return change ? methodNotAllowed(req, res, ['GET']) : api.listMarkets(cache, res)
+      case 'products':
+        if (method === 'POST') return api.addProduct(cache, param(query, 'market'), req, res)
+        return change
+          ? methodNotAllowed(req, res, ['GET', 'POST'])
+          : api.listProducts(cache, param(query, 'market'), res)
+      case 'product':
+        if (method === 'PUT') return api.updateProduct(cache, param(query, 'market'), param(query, 'id'), req, res)
+        if (method === 'DELETE') return api.deleteProduct(cache, param(query, 'market'), param(query, 'id'), res)
+        return methodNotAllowed(req, res, ['PUT', 'DELETE'])
+      case 'product/adjust':
+        if (method === 'POST') return api.adjustQuantity(cache, param(query, 'market'), param(query, 'id'), req, res)
+        return methodNotAllowed(req, res, ['POST'])
+      default:
+        return sendError(res, 404, 'NOT_FOUND', 'No such API route')
     }
-    if (collection !== 'markets') return sendError(res, 404, 'NOT_FOUND', 'No such API route')
-    if (parts.length === 2) return change ? methodNotAllowed(req, res, ['GET']) : api.listMarkets(cache, res)
-    if (market === undefined || products !== 'products') return sendError(res, 404, 'NOT_FOUND', 'No such API route')
-    if (parts.length === 4) {
-      if (method === 'POST') return api.addProduct(cache, market, req, res)
-      return change ? methodNotAllowed(req, res, ['GET', 'POST']) : api.listProducts(cache, market, res)
+  }
+
+  /** Serves `req` when it is inside the base path; `false` when it is not. */
+  function serve(req: IncomingMessage, res: ServerResponse): boolean {
+    const target = splitTarget(req.url ?? '/')
+    if (!target || !(target.path === prefix || target.path.startsWith(`${prefix}/`))) return false
+    setSecurityHeaders(res)
+    if (live.closed) {
+      fail(res, new ClosedError(), undefined)
+      return true
     }
-    if (id === undefined || id === '') return sendError(res, 404, 'NOT_FOUND', 'No such API route')
-    if (parts.length === 5) {
-      if (method === 'PUT') return api.updateProduct(cache, market, id, req, res)
-      if (method === 'DELETE') return api.deleteProduct(cache, market, id, res)
-      return methodNotAllowed(req, res, ['PUT', 'DELETE'])
-    }
-    if (parts.length === 6 && action === 'adjust') {
-      if (method === 'POST') return api.adjustQuantity(cache, market, id, req, res)
-      return methodNotAllowed(req, res, ['POST'])
-    }
-    return sendError(res, 404, 'NOT_FOUND', 'No such API route')
+    const field = target.path.endsWith('/adjust') ? 'delta' : undefined
+    route(req, res, target.path.slice(prefix.length), target.query).catch((error: unknown) => {
+      if ((error as { code?: unknown } | undefined)?.code === 'CLOSED') live.close()
+      fail(res, error, field)
+    })
+    return true
   }
 
   return (req, res, next) => {
-    const url = new URL(req.url ?? '/', 'http://studio.invalid')
-    const path = url.pathname
-    if (!(path === prefix || path.startsWith(`${prefix}/`))) {
-      if (next) return next()
-      res.statusCode = 404
-      return void res.end()
+    let served: boolean
+    try {
+      served = serve(req, res)
+    } catch (error) {
+      // A synchronous throw out of a request listener kills the host process: answer it like any failure.
+      return fail(res, error, undefined)
     }
-    setSecurityHeaders(res)
-    route(req, res, path, url.search).catch((error: unknown) => {
-      if (res.headersSent) return void res.destroy()
-      if (error instanceof BodyError) {
-        if (error.status === 413) res.setHeader('Connection', 'close')
-        return sendError(res, error.status, error.code, error.message)
-      }
-      sendFailure(res, error, url.pathname.endsWith('/adjust') ? 'delta' : undefined)
-    })
+    if (served) return
+    // Outside the try: an error of the host's own `next` is the host's to see.
+    if (next) return next()
+    res.statusCode = 404
+    res.end()
   }
 }

@@ -1,25 +1,42 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { ServerResponse } from 'node:http'
 import type { ChangeEvent, MarketCache, MarketEvent } from '../index.js'
 
 /** Proxies close idle connections; a comment line every so often keeps a quiet stream open. */
 const HEARTBEAT_MS = 15_000
 
 /**
+ * How often, while pages are connected, the cache is asked whether it was closed. It has no close event, and
+ * an open stream of a closed cache would keep the host's `server.close()` waiting for ever. One `markets()`
+ * call (a directory listing or one query) per interval, and only while a page is open.
+ */
+const CLOSE_CHECK_MS = 2_000
+
+const isClosedError = (error: unknown) => (error as { code?: unknown } | undefined)?.code === 'CLOSED'
+
+/**
  * @internal
  * Server-Sent Events for open pages: every `change` and `activate` of the cache, as it happens.
  * It listens to the cache only while at least one page is connected, so a handler nobody opens costs nothing.
+ * Once the cache is found closed, every stream is ended and `closed` is true for good.
  */
 export class LiveEvents {
   readonly #cache: MarketCache
   readonly #clients = new Set<ServerResponse>()
-  #heartbeat: ReturnType<typeof setInterval> | undefined
+  #timers: ReturnType<typeof setInterval>[] = []
+  #check: Promise<void> | undefined
+  #closed = false
 
   constructor(cache: MarketCache) {
     this.#cache = cache
   }
 
-  /** Keeps `res` open as an event stream until the page goes away. */
-  attach(req: IncomingMessage, res: ServerResponse): void {
+  /** Whether the cache was found closed. */
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  /** Keeps `res` open as an event stream until the page goes away (or the cache is found closed). */
+  attach(res: ServerResponse): void {
     res.statusCode = 200
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8')
     res.setHeader('Cache-Control', 'no-store')
@@ -30,10 +47,39 @@ export class LiveEvents {
     res.write('retry: 1000\n\n')
     if (this.#clients.size === 0) this.#subscribe()
     this.#clients.add(res)
-    req.once('close', () => {
-      this.#clients.delete(res)
-      if (this.#clients.size === 0) this.#unsubscribe()
+    res.once('close', () => {
+      if (this.#clients.delete(res) && this.#clients.size === 0) this.#unsubscribe()
     })
+    // On a closed cache `markets()` rejects at once, without I/O. Not awaited: a slow database must not hold
+    // the stream up; a stream opened on a closed cache is ended straight away, and the next attempt gets 503.
+    void this.#checkClosed()
+  }
+
+  /** The cache is closed: ends every stream (the pages see it drop) and refuses new ones from now on. */
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    for (const res of this.#clients) res.end()
+    this.#clients.clear()
+    this.#unsubscribe()
+  }
+
+  /** One check at a time: a caller arriving during one waits for it. */
+  #checkClosed(): Promise<void> {
+    if (this.#closed) return Promise.resolve()
+    this.#check ??= this.#cache
+      .markets()
+      .then(
+        () => {},
+        (error: unknown) => {
+          // Any other failure (a database outage) says nothing about the streams: pages keep them and wait.
+          if (isClosedError(error)) this.close()
+        },
+      )
+      .finally(() => {
+        this.#check = undefined
+      })
+    return this.#check
   }
 
   readonly #onChange = (event: ChangeEvent) => this.#broadcast('change', event)
@@ -47,14 +93,19 @@ export class LiveEvents {
 
   #subscribe(): void {
     this.#cache.on('change', this.#onChange).on('activate', this.#onActivate)
-    this.#heartbeat = setInterval(() => {
-      for (const res of this.#clients) res.write(': heartbeat\n\n')
-    }, HEARTBEAT_MS)
-    this.#heartbeat.unref?.()
+    this.#timers = [
+      setInterval(() => {
+        for (const res of this.#clients) res.write(': heartbeat\n\n')
+      }, HEARTBEAT_MS),
+      setInterval(() => void this.#checkClosed(), CLOSE_CHECK_MS),
+    ]
+    // Neither timer alone may keep the process alive.
+    for (const timer of this.#timers) timer.unref?.()
   }
 
   #unsubscribe(): void {
     this.#cache.off('change', this.#onChange).off('activate', this.#onActivate)
-    clearInterval(this.#heartbeat)
+    for (const timer of this.#timers) clearInterval(timer)
+    this.#timers = []
   }
 }

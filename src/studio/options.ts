@@ -4,7 +4,8 @@ import { ValidationError } from '../errors.js'
 /** Options of `createStudioHandler(cache, options)`. */
 export interface StudioOptions {
   /**
-   * Path the studio answers under, such as `/studio`; requests outside it go to `next`.
+   * Path the studio answers under, such as `/studio` (plain segments, none of them `.` or `..`); requests
+   * outside it go to `next`.
    * @default '/'
    */
   basePath?: string
@@ -28,10 +29,15 @@ export interface ResolvedStudioOptions {
 }
 
 const schema = z.strictObject({
-  // Plain URL path segments only: the path is compared with request paths as text, never decoded.
+  // Plain URL path segments only: the path is compared with request paths as text, never decoded. Not `.` or
+  // `..`: clients resolve such a segment before sending, so no request could ever reach the studio.
   basePath: z
     .string()
     .regex(/^\/(?:[A-Za-z0-9._~-]+\/?)*$/, 'Expected `basePath` to be a path such as `/studio`')
+    .refine(
+      (path) => !path.split('/').some((segment) => segment === '.' || segment === '..'),
+      'Expected `basePath` without `.` or `..` segments',
+    )
     .optional(),
   readOnly: z.boolean().optional(),
   title: z

@@ -1,34 +1,25 @@
 import type { IncomingMessage } from 'node:http'
+import { RequestError } from './request-error.js'
 
 /** Bodies are one product or one delta: a few hundred bytes. Anything far larger is not from the page. */
 export const MAX_BODY_BYTES = 16 * 1024
 
-/** @internal A request body the studio refuses, with the status to answer. */
-export class BodyError extends Error {
-  constructor(
-    readonly status: 400 | 413 | 415,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message)
-  }
-}
-
 /**
  * @internal
  * Reads and parses a JSON body of at most `MAX_BODY_BYTES`, stopping as soon as it grows past the limit.
- * @throws {BodyError} 415 unless the body is declared JSON, 413 past the limit, 400 when it does not parse.
+ * @throws {RequestError} 415 unless the body is declared JSON, 413 past the limit, 400 when it does not parse.
  */
 export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   const type = req.headers['content-type'] ?? ''
   if (!/^application\/json\s*(?:;|$)/i.test(type)) {
-    throw new BodyError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Expected a JSON body (Content-Type: application/json)')
+    throw new RequestError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Expected a JSON body (Content-Type: application/json)')
   }
   // A body parser mounted before the studio (Express's `express.json()`) has read the stream already; its
   // result went through the host's own size limit, and is validated below like any other body.
   const parsed = (req as { body?: unknown }).body
   if (req.readableEnded && parsed !== undefined) return parsed
-  const tooLarge = () => new BodyError(413, 'PAYLOAD_TOO_LARGE', `Request body is larger than ${MAX_BODY_BYTES} bytes`)
+  const tooLarge = () =>
+    new RequestError(413, 'PAYLOAD_TOO_LARGE', `Request body is larger than ${MAX_BODY_BYTES} bytes`)
   if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) throw tooLarge()
   const body = await new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = []
@@ -45,11 +36,11 @@ export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
     req.once('end', () => resolve(Buffer.concat(chunks)))
     req.once('error', reject)
     // A client that gives up mid-body: settle, so nothing waits for an `end` that never comes.
-    req.once('close', () => reject(new BodyError(400, 'INCOMPLETE_BODY', 'The request body was cut short')))
+    req.once('close', () => reject(new RequestError(400, 'INCOMPLETE_BODY', 'The request body was cut short')))
   })
   try {
     return JSON.parse(body.toString('utf8'))
   } catch {
-    throw new BodyError(400, 'INVALID_JSON', 'Request body is not valid JSON')
+    throw new RequestError(400, 'INVALID_JSON', 'Request body is not valid JSON')
   }
 }

@@ -1,22 +1,31 @@
 import { once } from 'node:events'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { type AddressInfo, BlockList, isIP } from 'node:net'
 import { createStudioHandler } from '../../studio.js'
 import { CliError, ExitCode } from '../cli-error.js'
 import type { Command } from '../command.js'
 import { commonOptions, expectPositionals, parseCommandArgs, usageError } from '../parse-command-args.js'
 import { storageHelp, storageOf, withCache } from '../with-cache.js'
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]'])
+const LOOPBACK = new BlockList()
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4')
+LOOPBACK.addAddress('::1', 'ipv6')
+
+/** Whether `name` (an address, bracketed or not, or a host name) is this machine's loopback: 127.0.0.0/8, ::1, localhost. */
+function isLoopback(name: string): boolean {
+  const address = name.replace(/^\[(.*)\]$/, '$1')
+  if (address.toLowerCase() === 'localhost') return true
+  const family = isIP(address)
+  // BlockList also matches IPv4-mapped IPv6 addresses (::ffff:127.0.0.2).
+  return family !== 0 && LOOPBACK.check(address, family === 4 ? 'ipv4' : 'ipv6')
+}
 
 /**
  * On a loopback address, only requests addressed to a loopback name are served. A web page can point its own
  * domain at 127.0.0.1 (DNS rebinding) and then pass the studio's same-origin check; its Host header gives it away.
  */
-function hostAllowed(req: IncomingMessage, host: string): boolean {
-  if (!LOOPBACK.has(host)) return true
-  const name = (req.headers.host ?? '').replace(/:\d+$/, '')
-  return LOOPBACK.has(name)
+function hostAllowed(req: IncomingMessage): boolean {
+  return isLoopback((req.headers.host ?? '').replace(/:\d*$/, ''))
 }
 
 function parsePort(text: string): number {
@@ -90,10 +99,12 @@ ${storageHelp}
     const readOnly = values['read-only']
     await withCache(storage, { create: true }, async (cache) => {
       const studio = createStudioHandler(cache, { readOnly })
+      // Set once listening, from the address actually bound: `--host localhost` or `127.0.0.2` is loopback as well.
+      let loopback = true
       const server = createServer((req, res) => {
-        if (hostAllowed(req, host)) return studio(req, res)
+        if (!loopback || hostAllowed(req)) return studio(req, res)
         res.statusCode = 403
-        res.end('The studio answers only to 127.0.0.1 or localhost here.\n')
+        res.end('The studio answers only to a loopback name here: localhost, 127.x.x.x or [::1].\n')
       })
       // Caught before listening, so a Ctrl-C during start-up still closes the cache instead of killing the process.
       const { stopped, release } = catchStopSignals()
@@ -101,10 +112,11 @@ ${storageHelp}
         release()
         throw error
       })
+      loopback = isLoopback(address.address)
       const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address
-      const reach = LOOPBACK.has(host)
-        ? `it listens on ${host} only: nothing outside this machine can reach it (--host to change that).`
-        : `it listens on ${host}: anyone who can reach this machine can use it, and it has no login of its own.`
+      const reach = loopback
+        ? `it listens on ${shown} only, a loopback address: nothing outside this machine can reach it (--host to change that).`
+        : `it listens on ${shown}: anyone who can reach this machine can use it, and it has no login of its own.`
       io.stdout.write(
         `Studio for ${storage.label}${readOnly ? ' (read-only)' : ''} at http://${shown}:${address.port}/\n` +
           `Note: ${reach}\nPress Ctrl-C to stop.\n`,

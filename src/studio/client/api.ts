@@ -39,8 +39,15 @@ export async function request<T>(method: string, path: string, body?: unknown): 
   return data as T
 }
 
-/** The API path of one market's products, the name encoded as one path segment. */
-export const productsPath = (market: string) => `api/markets/${encodeURIComponent(market)}/products`
+// Names and ids travel in the query, never as path segments: a browser resolves a segment `.` or `..` (even
+// written `%2E`) before sending, and a market may be named `..`.
+
+/** The API path of one market's products. */
+export const productsPath = (market: string) => `api/products?${new URLSearchParams({ market })}`
+
+/** The API path of one product (`PUT`, `DELETE`), or of its adjustment with `action` `'/adjust'`. */
+export const productPath = (market: string, id: string, action: '' | '/adjust' = '') =>
+  `api/product${action}?${new URLSearchParams({ market, id })}`
 
 /** One product as the API lists it. */
 export interface Item {

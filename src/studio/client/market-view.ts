@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 import { EXPIRING_WITHIN_DAYS, expiryStatus } from '../stock-status.js'
-import { type Item, productsPath, request } from './api.js'
+import { type Item, productPath, productsPath, request } from './api.js'
 import { el, replaceKeepingFocus } from './dom.js'
 import { productEditor } from './product-editor.js'
 
@@ -82,7 +82,7 @@ export function marketView(main: HTMLElement, market: string, readOnly: boolean)
   async function remove(item: Item) {
     if (!window.confirm(`Delete “${item.name}” from ${market}?`)) return
     try {
-      await request('DELETE', `${productsPath(market)}/${encodeURIComponent(item.id)}`)
+      await request('DELETE', productPath(market, item.id))
     } catch (error) {
       summary.textContent = error instanceof Error ? error.message : String(error)
     }

@@ -1,5 +1,5 @@
 /// <reference lib="dom" />
-import { ApiError, type Item, productsPath, request } from './api.js'
+import { ApiError, type Item, productPath, productsPath, request } from './api.js'
 import { el } from './dom.js'
 
 const FIELDS = [
@@ -87,7 +87,7 @@ export function productEditor(market: string, changed: () => void) {
     }
     try {
       if (editing === undefined) await request('POST', productsPath(market), product)
-      else await request('PUT', `${productsPath(market)}/${encodeURIComponent(editing)}`, product)
+      else await request('PUT', productPath(market, editing), product)
       status.textContent = `${editing === undefined ? 'Added' : 'Saved'} “${product.name.trim()}”.`
       reset()
       changed()
@@ -117,7 +117,7 @@ export function productEditor(market: string, changed: () => void) {
     if (!adjusting) return
     clearErrors({ delta }, adjustError)
     try {
-      const path = `${productsPath(market)}/${encodeURIComponent(adjusting.id)}/adjust`
+      const path = productPath(market, adjusting.id, '/adjust')
       const { quantity } = await request<{ quantity: number }>('POST', path, { delta: numberOf(delta.input) })
       status.textContent = `“${adjusting.name}” now has ${quantity}.`
       adjustForm.hidden = true
