@@ -7,7 +7,7 @@ import { runInNewContext } from 'node:vm'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ConflictError, InsufficientStockError, MarketCache, type MarketLock, PersistenceError } from '../src/index.js'
 import { OutputGate } from '../src/output-gate.js'
-import { MemoryDatabase, settle, until } from './helpers/memory-database.js'
+import { MemoryDatabase, settle, track, until } from './helpers/memory-database.js'
 import { SharedMemoryDatabase, SharedStore } from './helpers/shared-memory-database.js'
 import { sample } from './helpers/temp-dir.js'
 
@@ -16,15 +16,6 @@ afterEach(async () => {
   vi.restoreAllMocks()
   await Promise.all(caches.splice(0).map((cache) => cache.close()))
 })
-
-function track<T>(promise: Promise<T>) {
-  const state: { settled: boolean; value?: T; error?: unknown } = { settled: false }
-  promise.then(
-    (value) => Object.assign(state, { settled: true, value }),
-    (error: unknown) => Object.assign(state, { settled: true, error }),
-  )
-  return state
-}
 
 /** Polls the event loop a bounded number of times; false when `predicate` never held (no wall-clock assertion). */
 async function eventually(predicate: () => boolean, rounds = 2_000): Promise<boolean> {

@@ -7,7 +7,7 @@ import {
   PersistenceError,
   ProductNotFoundError,
 } from '../src/index.js'
-import { MemoryDatabase, settle, until } from './helpers/memory-database.js'
+import { MemoryDatabase, settle, track, until } from './helpers/memory-database.js'
 import { sample, useTempDirs } from './helpers/temp-dir.js'
 
 const tempDir = useTempDirs()
@@ -23,16 +23,6 @@ async function start(database: MemoryDatabase) {
   const cache = await MarketCache.start({ database })
   caches.push(cache)
   return { cache, stock: cache.market('m') }
-}
-
-/** Tracks whether a promise has settled, without awaiting it. */
-function track<T>(promise: Promise<T>) {
-  const state: { settled: boolean; value?: T; error?: unknown } = { settled: false }
-  promise.then(
-    (value) => Object.assign(state, { settled: true, value }),
-    (error: unknown) => Object.assign(state, { settled: true, error }),
-  )
-  return state
 }
 
 describe('deferred load', () => {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { ConflictError, InsufficientStockError, MarketCache } from '../src/index.js'
-import { settle, until } from './helpers/memory-database.js'
+import { settle, track, until } from './helpers/memory-database.js'
 import { SharedMemoryDatabase, SharedStore } from './helpers/shared-memory-database.js'
 import { sample } from './helpers/temp-dir.js'
 
@@ -14,15 +14,6 @@ async function instance(store: SharedStore, options: { maxConflicts?: number } =
   const cache = await MarketCache.start({ database, ...options })
   caches.push(cache)
   return { cache, database, stock: cache.market('m') }
-}
-
-function track<T>(promise: Promise<T>) {
-  const state: { settled: boolean; value?: T; error?: unknown } = { settled: false }
-  promise.then(
-    (value) => Object.assign(state, { settled: true, value }),
-    (error: unknown) => Object.assign(state, { settled: true, error }),
-  )
-  return state
 }
 
 describe('actor on a shared database', () => {

@@ -78,6 +78,16 @@ export class MemoryDatabase implements Database {
   }
 }
 
+/** Tracks whether a promise has settled, without awaiting it. */
+export function track<T>(promise: Promise<T>) {
+  const state: { settled: boolean; value?: T; error?: unknown } = { settled: false }
+  promise.then(
+    (value) => Object.assign(state, { settled: true, value }),
+    (error: unknown) => Object.assign(state, { settled: true, error }),
+  )
+  return state
+}
+
 /** Lets every queued microtask and I/O callback run. */
 export const settle = () => new Promise<void>((resolve) => setImmediate(resolve))
 
