@@ -6,15 +6,10 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
-import {
-  InsufficientStockError,
-  MarketCache,
-  type MarketStock,
-  type Product,
-  ProductNotFoundError,
-} from '../src/index.js'
+import { InsufficientStockError, MarketCache, type Product, ProductNotFoundError } from '../src/index.js'
 import { PostgresDatabase } from '../src/postgres.js'
 import { type PostgresServer, startPostgresServer } from '../test/helpers/postgres-server.js'
+import { cacheStore } from './cache-store.js'
 import type { SeedMarket } from './data.js'
 import type { Store, System } from './systems.js'
 
@@ -64,39 +59,17 @@ async function seedSnapshots(url: string, markets: SeedMarket[]): Promise<void> 
 }
 
 /** A store over one MarketCache on PostgreSQL, in this process. */
-async function cacheStore(url: string, idleTimeoutMs?: number): Promise<Store> {
+async function postgresCacheStore(url: string, idleTimeoutMs?: number): Promise<Store> {
   const cache = await MarketCache.start({
     database: new PostgresDatabase({ connectionString: url, max: POOL_SIZE }),
     ...(idleTimeoutMs ? { idleTimeoutMs } : {}),
   })
-  let stores = 0
-  cache.on('persisted', () => stores++)
-  const handles = new Map<string, MarketStock>()
-  const handle = (market: string) => {
-    let stock = handles.get(market)
-    if (!stock) {
-      stock = cache.market(market)
-      handles.set(market, stock)
-    }
-    return stock
-  }
-  return {
-    add: (market, product) => handle(market).addProduct(product),
-    get: (market, id) => handle(market).getProduct(id),
-    update: (market, id, product) => handle(market).updateProduct(id, product),
-    adjust: (market, id, delta) => handle(market).adjustQuantity(id, delta),
-    stores: () => stores,
-    async release() {
-      handles.clear()
-      while (cache.stats().activeMarkets > 0) await new Promise((resolve) => setTimeout(resolve, 50))
-    },
-    close: () => cache.close(),
-  }
+  return cacheStore(cache)
 }
 
 const marketSystemPostgres = serverSystem('market-system-postgres', async (url, markets) => {
   await seedSnapshots(url, markets)
-  return cacheStore(url)
+  return postgresCacheStore(url)
 })
 
 type Request = { id: number; op: 'add' | 'get' | 'update' | 'adjust'; market: string; args: unknown[] }
@@ -104,7 +77,7 @@ type Reply = { id: number; value?: unknown; error?: string }
 
 /** Entry of an instance process of `market-system-postgres-x2`: serves the parent's calls over IPC. */
 export async function serveInstance(url: string): Promise<void> {
-  const store = await cacheStore(url)
+  const store = await postgresCacheStore(url)
   const send = (reply: Reply) => process.send?.(reply)
   process.on('message', (message: Request | 'close') => {
     if (message === 'close') {

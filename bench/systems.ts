@@ -6,13 +6,8 @@ import { Low } from 'lowdb'
 import { JSONFile } from 'lowdb/node'
 import { nanoid } from 'nanoid'
 import { fileNameFor } from '../src/file-database/file-names.js'
-import {
-  InsufficientStockError,
-  MarketCache,
-  type MarketStock,
-  type Product,
-  ProductNotFoundError,
-} from '../src/index.js'
+import { InsufficientStockError, MarketCache, type Product, ProductNotFoundError } from '../src/index.js'
+import { cacheStore } from './cache-store.js'
 import { type SeedMarket, snapshotJson } from './data.js'
 import { postgresSystems } from './postgres-systems.js'
 
@@ -47,34 +42,7 @@ function marketSystem(name: string, fsync: boolean): System {
     name,
     seed: seedJsonFiles,
     async open(dir, { idleTimeoutMs }) {
-      const cache = await MarketCache.start({ dataDir: dir, fsync, ...(idleTimeoutMs ? { idleTimeoutMs } : {}) })
-      let stores = 0
-      let passivated = 0
-      cache.on('persisted', () => stores++)
-      cache.on('passivate', () => passivated++)
-      const handles = new Map<string, MarketStock>()
-      const handle = (market: string) => {
-        let stock = handles.get(market)
-        if (!stock) {
-          stock = cache.market(market)
-          handles.set(market, stock)
-        }
-        return stock
-      }
-      return {
-        add: (market, product) => handle(market).addProduct(product),
-        get: (market, id) => handle(market).getProduct(id),
-        update: (market, id, product) => handle(market).updateProduct(id, product),
-        adjust: (market, id, delta) => handle(market).adjustQuantity(id, delta),
-        stores: () => stores,
-        async release() {
-          handles.clear()
-          // Passivation is the library's own timer: wait until every actor has been released.
-          while (cache.stats().activeMarkets > 0) await new Promise((resolve) => setTimeout(resolve, 50))
-          void passivated
-        },
-        close: () => cache.close(),
-      }
+      return cacheStore(await MarketCache.start({ dataDir: dir, fsync, ...(idleTimeoutMs ? { idleTimeoutMs } : {}) }))
     },
   }
 }
