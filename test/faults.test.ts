@@ -209,6 +209,24 @@ describe('storage faults at the edges of a write', () => {
     expect((await readStored(dir, 'm')).products[id]).toEqual(sample)
   })
 
+  it('removes on close a temporary file whose unlink failed after a failed rename, so the directory holds only market files', async () => {
+    const { dir, fs, cache } = await start()
+    await cache.market('m').addProduct(sample)
+    fs.arm({ step: 'rename', code: 'EIO', times: 1 })
+    const unlinkSync = fs.unlinkSync.bind(fs)
+    let unlinkFails = true
+    fs.unlinkSync = (path) => {
+      if (!unlinkFails) return unlinkSync(path)
+      unlinkFails = false
+      throw ioError('EIO', 'unlink', path)
+    }
+    await expect(cache.market('m').addProduct(sample)).rejects.toBeInstanceOf(PersistenceError)
+    expect(unlinkFails).toBe(false)
+    expect(await tempFiles(dir)).toHaveLength(1)
+    await cache.close()
+    expect(await readdir(dir)).toEqual([fileNameFor('m')])
+  })
+
   it('turns a Database whose store throws synchronously into PersistenceError and reloads', async () => {
     const inner = new MemoryDatabase()
     const boom = new Error('store threw')

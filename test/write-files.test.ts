@@ -55,6 +55,45 @@ describe('writeFilesSync', () => {
     },
   )
 
+  it('holds at most 64 descriptors at once however many files it writes, and renames none before its fsync', async () => {
+    const dir = await tempDir()
+    const names = Array.from({ length: 150 }, (_, i) => `m${i}.json`)
+    const files = await filesIn(dir, names)
+    const open = new Set<number>()
+    const syncedPaths = new Set<string>()
+    const paths = new Map<number, string>()
+    let most = 0
+    const seam = new (class extends FaultySyncFileSystem {
+      override openSync(path: string, flags: string): number {
+        const fd = super.openSync(path, flags)
+        if (path !== dir) {
+          open.add(fd)
+          paths.set(fd, path)
+          most = Math.max(most, open.size)
+        }
+        return fd
+      }
+      override fdatasyncSync(fd: number): void {
+        super.fdatasyncSync(fd)
+        syncedPaths.add(paths.get(fd) as string)
+      }
+      override closeSync(fd: number): void {
+        open.delete(fd)
+        super.closeSync(fd)
+      }
+      override renameSync(from: string, to: string): void {
+        expect(syncedPaths.has(from)).toBe(true)
+        super.renameSync(from, to)
+      }
+    })(dir)
+    expect(writeIn(dir, seam, files)).toEqual(names.map(() => null))
+    expect(most).toBe(64)
+    expect(open.size).toBe(0)
+    expect(syncedPaths.size).toBe(150)
+    expect(fs.readdirSync(dir).sort()).toEqual([...names].sort())
+    expect(fs.readFileSync(join(dir, 'm149.json'), 'utf8')).toBe('new m149.json')
+  })
+
   it('fails every renamed file when the directory fsync fails, since none is known durable', async () => {
     const dir = await tempDir()
     const files = await filesIn(dir, ['a.json', 'b.json'])

@@ -56,6 +56,33 @@ describe('LaneThreads', () => {
     expect(await next).toEqual([undefined])
   })
 
+  it('fails only the share whose thread cannot be started, once the started share has settled, and retries the start later', async () => {
+    const writers: HeldWriter[] = []
+    let refuse = true
+    const threads = new LaneThreads(2, () => {
+      // As `new Worker` does when the OS refuses a thread (ERR_WORKER_INIT_FAILED).
+      if (writers.length === 1 && refuse) throw new Error('Worker initialization failure: EAGAIN')
+      const writer = new HeldWriter()
+      writers.push(writer)
+      return writer
+    })
+    let settled = false
+    const done = threads.write(['a', 'b'].map(file)).finally(() => {
+      settled = true
+    })
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(settled).toBe(false)
+    expect(writers).toHaveLength(1)
+    writers[0]?.writes[0]?.answer([undefined])
+    expect(await done).toEqual([undefined, new Error('Worker initialization failure: EAGAIN')])
+    refuse = false
+    const next = threads.write(['a', 'b'].map(file))
+    expect(writers).toHaveLength(2)
+    writers[0]?.writes[1]?.answer([undefined])
+    writers[1]?.writes[0]?.answer([undefined])
+    expect(await next).toEqual([undefined, undefined])
+  })
+
   it('fails every file of a share a thread answered only in part, rather than read the gap as success', async () => {
     const { threads, writers } = threadsOf(1)
     const done = threads.write(['a', 'b'].map(file))

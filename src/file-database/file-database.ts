@@ -109,9 +109,7 @@ export class FileDatabase implements Database {
     await this.#fs.mkdir(this.dir, { recursive: true })
     this.#lock = await DirLock.acquire(this.#fs, this.dir)
     try {
-      for (const name of await this.#fs.readdir(this.dir)) {
-        if (isTempFile(name)) await this.#fs.unlink(join(this.dir, name)).catch(() => {})
-      }
+      await this.#removeTempFiles()
     } catch (error) {
       await this.#lock.release()
       this.#lock = undefined
@@ -233,6 +231,18 @@ export class FileDatabase implements Database {
     await this.#opening.catch(() => {})
     // Every write has settled, so a thread that dies now loses nothing: it must not keep the lock held.
     await Promise.allSettled(this.#threads.map((threads) => threads.close()))
-    await this.#lock?.release()
+    if (!this.#lock) return
+    // A temporary file a failed unlink or a dead thread left behind is removed while the lock is still
+    // held (afterwards it could be another owner's write in progress), so a closed directory holds only
+    // market files.
+    await this.#removeTempFiles().catch(() => {})
+    await this.#lock.release()
+  }
+
+  /** Removes every temporary file of a write in the directory. Only while the lock is held and no write is in flight. */
+  async #removeTempFiles(): Promise<void> {
+    for (const name of await this.#fs.readdir(this.dir)) {
+      if (isTempFile(name)) await this.#fs.unlink(join(this.dir, name)).catch(() => {})
+    }
   }
 }

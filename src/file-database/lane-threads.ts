@@ -24,7 +24,7 @@ export class LaneThreads {
     const count = Math.min(this.#threads.length, files.length)
     const size = Math.ceil(files.length / count)
     const shares = Array.from({ length: count }, (_, share) => files.slice(share * size, (share + 1) * size))
-    const outcomes = await Promise.allSettled(shares.map((share, slot) => this.#thread(slot).write(share)))
+    const outcomes = await Promise.allSettled(shares.map((share, slot) => this.#start(slot, share)))
     return outcomes.flatMap((outcome, share) => {
       const length = (shares[share] as FileWrite[]).length
       if (outcome.status === 'rejected') return Array<unknown>(length).fill(outcome.reason ?? new Error('write failed'))
@@ -41,6 +41,20 @@ export class LaneThreads {
   /** Ends every thread. A thread that dies meanwhile loses nothing (every write has settled) and is ignored. */
   async close(): Promise<void> {
     await Promise.allSettled(this.#threads.map((thread) => thread?.close()))
+  }
+
+  /**
+   * Starts `share` on the writer at `slot`. A writer that cannot be started (`new Worker` throws
+   * ERR_WORKER_INIT_FAILED when the OS refuses a thread) fails only this share, as a rejection: thrown
+   * here, it would skip the wait for the shares already started, and the lane would start its next
+   * batch while a thread may still rename an older file of a market of this one.
+   */
+  #start(slot: number, share: FileWrite[]): Promise<(Error | undefined)[]> {
+    try {
+      return this.#thread(slot).write(share)
+    } catch (error) {
+      return Promise.reject(error ?? new Error('write thread could not be started'))
+    }
   }
 
   /** The writer at `slot`, replaced if it died (its files already failed), so one crash fails no later store. */

@@ -61,11 +61,14 @@ export function toError(failure: FileWriteError): Error {
  * (`Function.prototype.toString`), so it references only its parameters and globals, and declares no
  * nested named functions (which bundlers may wrap in helpers).
  *
- * Every temporary file is written before any is fsynced: on journaling file systems the first fsync
- * commits the others' data too, so the later ones are cheap. Each file is still fsynced on its own,
- * and renamed only if that succeeded (after an fsync error the page cache may report failed pages as
- * clean, so the file must never become visible). One directory fsync then covers every rename; if it
- * fails, every renamed file fails, because none of those renames is known to be durable.
+ * Files go in groups of at most 64, each group written, then fsynced, then closed before the next is
+ * opened: a thread holds at most 64 descriptors whatever its share (a share of a burst is thousands of
+ * files, and every descriptor counts against `ulimit -n`). Within a group every temporary file is written
+ * before any is fsynced: on journaling file systems the first fsync commits the others' data too, so the
+ * later ones are cheap. Each file is still fsynced on its own, and renamed only if that succeeded (after
+ * an fsync error the page cache may report failed pages as clean, so the file must never become visible).
+ * The renames follow every group, and one directory fsync then covers them all; if it fails, every
+ * renamed file fails, because none of those renames is known to be durable.
  */
 export function writeFilesSync(
   fs: SyncFileSystem,
@@ -73,6 +76,7 @@ export function writeFilesSync(
   files: readonly FileWrite[],
   fsync: boolean,
 ): (FileWriteError | null)[] {
+  const group = 64
   const results: (FileWriteError | null)[] = []
   const fds: number[] = []
   for (let i = 0; i < files.length; i++) {
@@ -80,37 +84,40 @@ export function writeFilesSync(
     fds.push(-1)
   }
   const failed: unknown[] = []
-  for (let i = 0; i < files.length; i++) {
-    const file = files[i] as FileWrite
-    try {
-      fds[i] = fs.openSync(file.temp, 'wx')
-      const bytes = Buffer.from(file.data, 'utf8')
-      let offset = 0
-      while (offset < bytes.length) {
-        const written = fs.writeSync(fds[i] as number, bytes, offset, bytes.length - offset, offset)
-        // A write that makes no progress would loop forever; report it as the device being full.
-        if (written <= 0) throw Object.assign(new Error('write made no progress'), { code: 'ENOSPC' })
-        offset += written
+  for (let first = 0; first < files.length; first += group) {
+    const end = Math.min(first + group, files.length)
+    for (let i = first; i < end; i++) {
+      const file = files[i] as FileWrite
+      try {
+        fds[i] = fs.openSync(file.temp, 'wx')
+        const bytes = Buffer.from(file.data, 'utf8')
+        let offset = 0
+        while (offset < bytes.length) {
+          const written = fs.writeSync(fds[i] as number, bytes, offset, bytes.length - offset, offset)
+          // A write that makes no progress would loop forever; report it as the device being full.
+          if (written <= 0) throw Object.assign(new Error('write made no progress'), { code: 'ENOSPC' })
+          offset += written
+        }
+      } catch (error) {
+        failed[i] = error
       }
-    } catch (error) {
-      failed[i] = error
     }
-  }
-  for (let i = 0; i < files.length; i++) {
-    if (failed[i] !== undefined || !fsync) continue
-    try {
-      // fdatasync also flushes the size and block map a new file needs to be read back.
-      fs.fdatasyncSync(fds[i] as number)
-    } catch (error) {
-      failed[i] = error
+    for (let i = first; i < end; i++) {
+      if (failed[i] !== undefined || !fsync) continue
+      try {
+        // fdatasync also flushes the size and block map a new file needs to be read back.
+        fs.fdatasyncSync(fds[i] as number)
+      } catch (error) {
+        failed[i] = error
+      }
     }
-  }
-  for (let i = 0; i < files.length; i++) {
-    if (fds[i] === -1) continue
-    try {
-      fs.closeSync(fds[i] as number)
-    } catch (error) {
-      if (failed[i] === undefined) failed[i] = error
+    for (let i = first; i < end; i++) {
+      if (fds[i] === -1) continue
+      try {
+        fs.closeSync(fds[i] as number)
+      } catch (error) {
+        if (failed[i] === undefined) failed[i] = error
+      }
     }
   }
   const renamed: number[] = []
@@ -128,7 +135,8 @@ export function writeFilesSync(
     try {
       fs.unlinkSync(file.temp)
     } catch {
-      // Nothing to remove when `open` itself failed; a leftover is removed when the directory is opened.
+      // Nothing to remove when `open` itself failed; any other leftover is removed when the directory is
+      // closed or next opened.
     }
   }
   if (fsync && renamed.length > 0) {

@@ -1,3 +1,4 @@
+import { unlink } from 'node:fs/promises'
 import { Worker } from 'node:worker_threads'
 import { type FileWrite, type FileWriteError, type FileWriter, toError, writeFilesSync } from './write-files.js'
 
@@ -31,6 +32,8 @@ parentPort.on('message', (message) => {
 `
 
 interface Request {
+  /** The temporary files the request may create: a thread that dies mid-write can leave any of them. */
+  temps: string[]
   resolve: (results: (Error | undefined)[]) => void
   reject: (error: unknown) => void
 }
@@ -73,11 +76,17 @@ export class WriteThread implements FileWriter {
       this.#failure ??= error
     })
     // Pending writes fail only here: once the thread has exited none of its renames can still land, so
-    // a market whose write failed cannot later be overwritten by that write's older file.
+    // a market whose write failed cannot later be overwritten by that write's older file. Nor can it
+    // create a file any more, so the temporary files it may have left are removed first: a directory
+    // then holds no leftover once the writes that failed have settled.
     this.#worker.on('exit', (code) => {
       this.#failure ??= new Error(`write thread exited with code ${code}`)
-      for (const request of this.#requests.values()) request.reject(this.#failure)
+      const failure = this.#failure
+      const requests = [...this.#requests.values()]
       this.#requests.clear()
+      for (const request of requests) {
+        void Promise.allSettled(request.temps.map((temp) => unlink(temp))).then(() => request.reject(failure))
+      }
     })
   }
 
@@ -99,7 +108,8 @@ export class WriteThread implements FileWriter {
   #post(message: { files: FileWrite[] } | { close: true }): Promise<(Error | undefined)[]> {
     return new Promise((resolve, reject) => {
       const id = this.#nextId++
-      this.#requests.set(id, { resolve, reject })
+      const temps = 'files' in message ? message.files.map((file) => file.temp) : []
+      this.#requests.set(id, { temps, resolve, reject })
       this.#worker.ref()
       this.#worker.postMessage({ id, ...message })
     })
