@@ -1,11 +1,23 @@
+import type { ChildProcess } from 'node:child_process'
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { deferStopSignals } from '../src/cli/defer-signals.js'
+import { isMarketFile } from '../src/file-database/file-names.js'
 import { FileDatabase, MarketCache } from '../src/index.js'
-import { cli, exists, expired, fileOf, fresh, seed } from './helpers/cli.js'
+import { bigDocument, cli, exists, expired, fileOf, fresh, seed, spawnCli } from './helpers/cli.js'
 import { sample, useTempDirs } from './helpers/temp-dir.js'
 
 const LOCK_FILE = '.market-system.lock'
+
+const children = new Set<ChildProcess>()
+afterEach(() => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  children.clear()
+})
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+const marketFiles = async (dir: string) => (await readdir(dir).catch(() => [] as string[])).filter(isMarketFile)
 
 describe('market-system import', () => {
   const tempDir = useTempDirs()
@@ -248,5 +260,74 @@ describe('market-system import: all or nothing, ids as stored data holds them', 
     expect(result.code).toBe(6)
     expect(result.stderr).toContain('markets[1].name: Expected `market name`')
     expect(await exists(target)).toBe(false)
+  })
+  it('refuses (exit 6, nothing written) an import file that is not UTF-8, instead of importing U+FFFD in its place', async () => {
+    const dir = await tempDir()
+    const file = join(dir, 'latin1.json')
+    const target = join(dir, 'data')
+    // "Café" saved as Latin-1 / Windows-1252: 0xE9 alone is no UTF-8, so this is no JSON text (RFC 8259, 8.1).
+    const text = `{"format":1,"markets":[{"name":"Caf\u00e9","products":[{"id":"p","name":"Cr\u00e8me","quantity":1,"expirationDate":"2030-01-01","price":1}]}]}`
+    await writeFile(file, Buffer.from(text, 'latin1'))
+    for (const [source, input] of [
+      [file, ''],
+      ['-', Buffer.from(text, 'latin1')],
+    ] as const) {
+      const result = await cli(['import', source, '--data', target], input)
+      expect(result.code).toBe(6)
+      expect(result.stderr).toContain(`Import file \`${source}\` is not UTF-8 text`)
+      expect(await exists(target)).toBe(false)
+    }
+    // The same document in UTF-8 imports, its characters intact.
+    await writeFile(file, text)
+    expect((await cli(['import', file, '--data', target])).code).toBe(0)
+    expect(await cli(['markets', '--data', target])).toMatchObject({ code: 0, stdout: 'Caf\u00e9\n' })
+  })
+
+  it('finishes writing every market when interrupted (Ctrl-C) while it writes, then exits 130 saying so', async () => {
+    const dir = await tempDir()
+    const file = join(dir, 'big.json')
+    const target = join(dir, 'data')
+    const count = 2000
+    await writeFile(file, bigDocument(count))
+    const { child, done } = spawnCli(['import', file, '--data', target])
+    children.add(child)
+    const deadline = Date.now() + 50_000
+    while ((await marketFiles(target)).length === 0 && child.exitCode === null && Date.now() < deadline) await sleep(5)
+    child.kill('SIGINT')
+    const result = await done
+    expect(result.stderr).toContain('market-system import: SIGINT received: finishing the writes first')
+    expect(result.stderr).toContain('Interrupted (SIGINT) after every market of the document was written.')
+    expect(result.stdout).toContain(`Imported ${count} market(s)`)
+    expect(result.code).toBe(130)
+    expect(await marketFiles(target)).toHaveLength(count)
+    // What a rerun finds: everything there, nothing to do.
+    expect((await cli(['import', file, '--data', target])).code).toBe(7)
+  })
+
+  it('defers SIGINT and SIGTERM until released: the first is recorded, a second exits at once with 128 + its number', () => {
+    const before = [process.listenerCount('SIGINT'), process.listenerCount('SIGTERM')]
+    const onFirst = vi.fn()
+    const onSecond = vi.fn()
+    const exit = vi.fn()
+    const deferred = deferStopSignals({ onFirst, onSecond, exit })
+    try {
+      expect(deferred.signal).toBeUndefined()
+      process.emit('SIGTERM', 'SIGTERM')
+      expect(deferred.signal).toBe('SIGTERM')
+      expect(onFirst).toHaveBeenCalledWith('SIGTERM')
+      expect(exit).not.toHaveBeenCalled()
+      process.emit('SIGINT', 'SIGINT')
+      expect(onSecond).toHaveBeenCalledWith('SIGINT')
+      expect(exit).toHaveBeenCalledWith(130)
+      expect(deferred.signal).toBe('SIGTERM')
+    } finally {
+      deferred.release()
+    }
+    expect([process.listenerCount('SIGINT'), process.listenerCount('SIGTERM')]).toEqual(before)
+    const again = deferStopSignals({ onFirst, onSecond, exit })
+    process.emit('SIGINT', 'SIGINT')
+    process.emit('SIGTERM', 'SIGTERM')
+    again.release()
+    expect(exit).toHaveBeenLastCalledWith(143)
   })
 })

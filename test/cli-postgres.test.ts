@@ -1,21 +1,29 @@
-import { spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
-import { afterAll, expect, it } from 'vitest'
+import { afterAll, afterEach, expect, it } from 'vitest'
 import { FileDatabase, MarketCache } from '../src/index.js'
 import { PostgresDatabase } from '../src/postgres.js'
-import { cli, expired, fresh, seed } from './helpers/cli.js'
+import { bigDocument, cli, expired, fresh, seed, spawnCli } from './helpers/cli.js'
 import { describePostgres, postgresUrl } from './helpers/postgres-tables.js'
 import { sample, useTempDirs } from './helpers/temp-dir.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const TABLE = 'market_system_markets'
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 describePostgres('market-system on --database (PostgreSQL)', () => {
   const tempDir = useTempDirs()
   const schemas: string[] = []
   afterAll(async () => {
     for (const schema of schemas) await query(postgresUrl, `DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+  })
+  const children = new Set<ChildProcess>()
+  afterEach(() => {
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    children.clear()
   })
 
   /**
@@ -168,5 +176,62 @@ describePostgres('market-system on --database (PostgreSQL)', () => {
     } finally {
       await cache.close()
     }
+  })
+  it('accepts a libpq URL with a user and the host in its query (postgres://user@/db?host=...), as pg does', async () => {
+    // The form libpq documents for Unix sockets and Cloud SQL (postgres://user:pw@/db?host=/cloudsql/...),
+    // which the WHATWG URL parser refuses.
+    const url = new URL(await freshUrl())
+    const options = encodeURIComponent(url.searchParams.get('options') ?? '')
+    const password = url.password ? `:${url.password}` : ''
+    const libpq = `postgres://${url.username}${password}@${url.pathname}?host=${url.hostname}&port=${url.port}&options=${options}`
+    expect(() => new URL(libpq)).toThrow()
+    const document = JSON.stringify({ format: 1, markets: [{ name: 'Anna', products: [] }] })
+    expect(await cli(['import', '-', '--database', libpq], document)).toMatchObject({ code: 0, stderr: '' })
+    expect(await cli(['markets', '--database', libpq])).toMatchObject({ code: 0, stdout: 'Anna\n', stderr: '' })
+  })
+
+  it('markets and export report a row whose market name breaks the name rule (exit 5, naming the row), never printing it', async () => {
+    const url = await freshUrl()
+    const document = JSON.stringify({ format: 1, markets: [{ name: 'ok', products: [] }] })
+    expect((await cli(['import', '-', '--database', url], document)).code).toBe(0)
+    for (const market of ['evil\nname', '']) {
+      await query(url, `INSERT INTO ${TABLE} (name, revision, snapshot, updated_at) VALUES ($1, 1, $2, now())`, [
+        market,
+        JSON.stringify({ format: 1, market, revision: 1, products: {} }),
+      ])
+    }
+    const markets = await cli(['markets', '--database', url])
+    expect(markets).toMatchObject({ code: 5, stdout: 'ok\n' })
+    expect(markets.stderr).toContain(
+      'row `"evil\\nname"`: names market "evil\\nname", which breaks the market-name rule',
+    )
+    expect(markets.stderr).toContain('row `""`')
+    expect(markets.stderr).not.toContain('evil\nname')
+    const exported = await cli(['export', '--database', url])
+    expect(exported).toMatchObject({ code: 5, stdout: '' })
+    expect(exported.stderr).toContain('row `"evil\\nname"`')
+  })
+
+  it('finishes writing every market when an import into PostgreSQL is interrupted (Ctrl-C) while it writes, then exits 130', async () => {
+    const url = await freshUrl()
+    const file = join(await tempDir(), 'big.json')
+    const count = 2000
+    await writeFile(file, bigDocument(count))
+    const rows = async () => {
+      try {
+        return Number((await query(url, `SELECT count(*) AS n FROM ${TABLE}`)).rows[0].n)
+      } catch {
+        return 0 // the table is not there yet
+      }
+    }
+    const { child, done } = spawnCli(['import', file, '--database', url])
+    children.add(child)
+    const deadline = Date.now() + 50_000
+    while ((await rows()) === 0 && child.exitCode === null && Date.now() < deadline) await sleep(5)
+    child.kill('SIGINT')
+    const result = await done
+    expect(result.stderr).toContain('SIGINT received: finishing the writes first')
+    expect(result.code).toBe(130)
+    expect(await rows()).toBe(count)
   })
 })

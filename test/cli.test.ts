@@ -1,7 +1,11 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
-import { MarketCache } from '../src/index.js'
+import { describe, expect, it, vi } from 'vitest'
+import { CliError } from '../src/cli/cli-error.js'
+import { quoted } from '../src/cli/printable.js'
+import { closeWithin, storageOf } from '../src/cli/with-cache.js'
+import { fileNameFor } from '../src/file-database/file-names.js'
+import { FileDatabase, MarketCache } from '../src/index.js'
 import { cli, exists, expired, fileOf, fresh, seed } from './helpers/cli.js'
 import { useTempDirs } from './helpers/temp-dir.js'
 
@@ -196,5 +200,171 @@ Module._resolveFilename = function (request, ...rest) {
     expect(result.stderr).toContain('PersistenceError')
     expect(result.stderr).toContain('ECONNREFUSED')
     expect(result.stderr).not.toContain('secret')
+  })
+  it('never prints a --database password, also one holding "/", ":" or "@" that leaves the URL unparseable', async () => {
+    // Generated passwords hold such characters; unencoded, the URL cannot be parsed, and the usage error quotes it.
+    for (const [url, secret, shown] of [
+      ['postgres://app:Zm9v/YmFy+cXV4@db.example.com/shop', 'Zm9v', 'postgres://app:***@db.example.com/shop'],
+      ['postgres://app:Zm9v:YmFy@db.example.com:99999/shop', 'Zm9v', 'postgres://app:***@db.example.com:99999/shop'],
+      ['postgres://app:a@b/c@db.example.com:99999/shop', 'a@b/c', 'postgres://app:***@db.example.com:99999/shop'],
+      [
+        'postgres://db.example.com:99999/shop?password=hunter2',
+        'hunter2',
+        'postgres://db.example.com:99999/shop?password=***',
+      ],
+      ['postgres://db.example.com/shop?sslmode=require&pass%77ord=hunter2&port=x', 'hunter2', 'pass%77ord=***&port=x'],
+    ] as const) {
+      const result = await cli(['markets', '--database', url])
+      expect(result.code).toBe(2)
+      expect(result.stderr).not.toContain(secret)
+      expect(result.stderr).toContain(shown)
+    }
+  })
+
+  it('refuses (exit 2, one message) a --database URL whose port pg cannot use, before connecting', async () => {
+    for (const [url, port] of [
+      ['postgres://127.0.0.1/db?port=abc', 'abc'],
+      ['postgres://127.0.0.1:99999/db', '99999'],
+      ['postgres://127.0.0.1:0/db', '0'],
+      ['postgres://user@/db?host=/tmp&port=65536', '65536'],
+    ] as const) {
+      for (const args of [['markets'], ['import', '-']]) {
+        const result = await cli([...args, '--database', url], '{"format":1,"markets":[]}')
+        expect(result.code).toBe(2)
+        expect(result.stderr).toContain(
+          `market-system ${args[0]}: Expected the port of --database to be 1 to 65535, got \`${port}\``,
+        )
+      }
+    }
+  })
+
+  it('markets and export report a stored market whose name breaks the name rule (exit 5, naming the file), never printing it', async () => {
+    const dir = await tempDir()
+    const database = new FileDatabase({ dir })
+    await database.store('ok', { format: 1, market: 'ok', revision: 1, products: {} })
+    await database.close()
+    // Files a tool or an older version may have left: each at the very file its name maps to.
+    for (const market of ['evil\nname', '']) {
+      await writeFile(join(dir, fileNameFor(market)), JSON.stringify({ format: 1, market, revision: 1, products: {} }))
+    }
+    const markets = await cli(['markets', '--data', dir])
+    expect(markets).toMatchObject({ code: 5, stdout: 'ok\n' })
+    expect(markets.stderr).toContain(
+      `${join(dir, fileNameFor('evil\nname'))}: names market "evil\\nname", which breaks`,
+    )
+    expect(markets.stderr).toContain(`${join(dir, fileNameFor(''))}: names market "", which breaks`)
+    expect(markets.stderr).not.toContain('evil\nname')
+    const exported = await cli(['export', '--data', dir])
+    expect(exported).toMatchObject({ code: 5, stdout: '' })
+    expect(exported.stderr).toContain(join(dir, fileNameFor('evil\nname')))
+    expect(exported.stderr).not.toContain('evil\nname')
+  })
+
+  it('shows each product on one table row, a name or id holding a line break or terminal escape as a JSON string', async () => {
+    const dir = await tempDir()
+    const hostile = {
+      id: 'id\n2',
+      name: 'milk\nid-9  forged  1  2999-01-01  0\u001b[2J\u009b\u2028end',
+      quantity: 1,
+      expirationDate: '2999-01-01',
+      price: 1,
+    }
+    const document = JSON.stringify({
+      format: 1,
+      markets: [{ name: 'm', products: [hostile, { id: 'plain', ...fresh }] }],
+    })
+    expect((await cli(['import', '-', '--data', dir], document)).code).toBe(0)
+    const result = await cli(['show', 'm', '--data', dir])
+    expect(result.code).toBe(0)
+    // Title, blank line, header, and one row per product.
+    const lines = result.stdout.trimEnd().split(/\r\n|[\n\r\u2028\u2029]/)
+    expect(lines).toHaveLength(5)
+    expect(result.stdout).not.toContain('\u001b')
+    expect(result.stdout).not.toContain('\u009b')
+    expect(lines[3]).toMatch(
+      /^"id\\n2" +"milk\\nid-9 {2}forged {2}1 {2}2999-01-01 {2}0\\u001b\[2J\\u009b\\u2028end" +1/,
+    )
+    expect(lines[4]?.split(/\s{2,}/)).toEqual(['plain', 'milk', '12', '2999-12-31', '1.5'])
+  })
+
+  it('markets prints a name holding U+2028 or U+2029, or starting with ", as a JSON string, so each line is one name', async () => {
+    const dir = await tempDir()
+    const names = ['Anna\u2028Bob', 'Carl', 'Dora\u2029', '"quoted"', 'Eve\u202eevil']
+    const document = JSON.stringify({ format: 1, markets: names.map((name) => ({ name, products: [] })) })
+    expect((await cli(['import', '-', '--data', dir], document)).code).toBe(0)
+    const result = await cli(['markets', '--data', dir])
+    expect(result.code).toBe(0)
+    // Line breaks as Unicode (UAX #14), Python's splitlines() and JavaScript's own line terminators read them.
+    const lines = result.stdout.replace(/\n$/, '').split(/\r\n|[\n\r\u2028\u2029]/)
+    expect(lines).toEqual([quoted('"quoted"'), '"Anna\\u2028Bob"', 'Carl', '"Dora\\u2029"', '"Eve\\u202eevil"'])
+    expect(lines.map((line) => (line.startsWith('"') ? JSON.parse(line) : line)).sort()).toEqual([...names].sort())
+  })
+
+  it('exits 4 (data directory not found), with one message and no stack trace, when --data lies under a file or is one', async () => {
+    const file = join(await tempDir(), 'backup.json')
+    await writeFile(file, '{}')
+    for (const command of [['markets'], ['export'], ['show', 'Anna']]) {
+      const under = await cli([...command, '--data', join(file, 'persist')])
+      expect(under.code).toBe(4)
+      expect(under.stderr).toBe(
+        `market-system ${command[0]}: Data directory \`${join(file, 'persist')}\` does not exist (use --data DIR to choose another).\n`,
+      )
+      const itself = await cli([...command, '--data', file])
+      expect(itself.code).toBe(4)
+      expect(itself.stderr).toContain(`Data directory \`${file}\` is not a directory`)
+    }
+  })
+
+  it('show exits 2 (usage), with one message, for a MARKET no market can be named (empty, too long)', async () => {
+    const dir = await tempDir()
+    await seed(dir)
+    for (const name of ['', 'x'.repeat(201)]) {
+      const result = await cli(['show', name, '--data', dir])
+      expect(result.code).toBe(2)
+      expect(result.stderr).toMatch(/^market-system show: No market can be named "x*": Expected `market name`/)
+      expect(result.stderr).not.toContain('    at ')
+    }
+  })
+  it('gives up (exit 1) on a database close that never settles after 10 s on PostgreSQL or after a failed open, never on a data directory after work', async () => {
+    vi.useFakeTimers()
+    // Giving up also schedules an exit of the process, which the sockets left behind would otherwise hold.
+    const exit = vi.spyOn(process, 'exit').mockImplementation(() => undefined as never)
+    try {
+      const never = () => new Promise<void>(() => {})
+      const postgres = storageOf('markets', { database: 'postgres://shop:secret@db.example.com/stock' })
+      const directory = storageOf('markets', { data: await tempDir() })
+      const outcomes = [
+        closeWithin(postgres, never, { failed: false }),
+        closeWithin(directory, never, { failed: true }),
+      ].map((closing) =>
+        closing.then(
+          () => 'closed',
+          (error: unknown) => error,
+        ),
+      )
+      let flushed = false
+      void closeWithin(directory, never, { failed: false }).then(() => {
+        flushed = true
+      })
+      await vi.advanceTimersByTimeAsync(9_999)
+      await vi.advanceTimersByTimeAsync(1)
+      for (const outcome of await Promise.all(outcomes)) {
+        expect(outcome).toBeInstanceOf(CliError)
+        expect(outcome).toMatchObject({
+          exitCode: 1,
+          message: expect.stringMatching(/^Could not close the connection to .* within 10 s/),
+        })
+      }
+      expect((await outcomes[0]) as CliError).toMatchObject({
+        message: expect.stringContaining('postgres://shop:***@db.example.com/stock'),
+      })
+      await vi.advanceTimersByTimeAsync(60_000)
+      expect(flushed).toBe(false)
+      expect(exit).toHaveBeenCalled()
+      expect(await closeWithin(postgres, async () => {}, { failed: false })).toBeUndefined()
+    } finally {
+      exit.mockRestore()
+      vi.useRealTimers()
+    }
   })
 })

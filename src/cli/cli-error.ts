@@ -17,6 +17,10 @@ export const ExitCode = {
   invalidInput: 6,
   /** `import` would overwrite an existing market and `--replace` was not given. */
   conflict: 7,
+  /** Ctrl-C (SIGINT) ended the command; `import` ends so only once every write it started is done. */
+  interrupted: 130,
+  /** SIGTERM ended the command, as `interrupted` does. */
+  terminated: 143,
 } as const
 
 /** One of the values of `ExitCode`. */

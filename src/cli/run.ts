@@ -31,7 +31,8 @@ ${commands.map((command) => `  ${command.name.padEnd(8)}  ${command.summary}`).j
 Run \`market-system <command> --help\` for a command's options.
 
 Exit codes: 0 ok, 1 other failure, 2 usage, 3 data directory locked, 4 not found,
-5 corrupt market data (file or row), 6 invalid import document, 7 import would overwrite a market.`
+5 corrupt market data (file or row), 6 invalid import document, 7 import would overwrite a market,
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM).`
 
 /**
  * Runs one `market-system` invocation and resolves to its exit code. Every failure becomes one message

@@ -9,6 +9,7 @@ import {
   PersistenceError,
 } from '../index.js'
 import { CliError, ExitCode } from './cli-error.js'
+import { checkDatabaseUrl, redact } from './database-url.js'
 import { usageError } from './parse-command-args.js'
 
 /**
@@ -25,7 +26,7 @@ export const storageHelp = `  -d, --data DIR      data directory (default: ./per
 
 /**
  * Reads `--data` and `--database` from parsed options: at most one of them, `./persist` when neither.
- * @throws {CliError} a usage error when both are given, or the URL is not `postgres://` or `postgresql://`.
+ * @throws {CliError} a usage error when both are given, or the URL is not one pg can use (see `checkDatabaseUrl`).
  * @example
  * ```ts
  * storageOf('markets', { database: 'postgres://shop@db/stock' }) // { kind: 'postgres', ... }
@@ -42,32 +43,9 @@ export function storageOf(
     const dir = resolve(values.data ?? './persist')
     return { kind: 'directory', dir, label: dir, option: `--data ${JSON.stringify(dir)}` }
   }
-  const url = parseUrl(values.database)
-  if (url?.protocol !== 'postgres:' && url?.protocol !== 'postgresql:') {
-    throw usageError(
-      command,
-      `Expected --database to be a postgres:// or postgresql:// URL, got \`${redact(values.database)}\`.`,
-    )
-  }
+  checkDatabaseUrl(command, values.database)
   const label = redact(values.database)
   return { kind: 'postgres', url: values.database, label, option: `--database '${label}'` }
-}
-
-/** The URL with any password (in the user part or a `password` parameter) replaced by `***`, for messages. */
-function redact(text: string): string {
-  const url = parseUrl(text)
-  if (url === undefined) return text.replace(/:[^:@/]*@/, ':***@')
-  if (url.password) url.password = '***'
-  if (url.searchParams.has('password')) url.searchParams.set('password', '***')
-  return url.toString()
-}
-
-function parseUrl(text: string): URL | undefined {
-  try {
-    return new URL(text)
-  } catch {
-    return undefined
-  }
 }
 
 /**
@@ -115,15 +93,25 @@ export async function withDatabase<T>(
   const database = await databaseFor(storage, options)
   try {
     await open(database)
-    return await work(database)
-  } finally {
-    await database.close()
+  } catch (error) {
+    await closeWithin(storage, () => database.close(), { failed: true }).catch(() => {})
+    throw error
   }
+  let result: T
+  try {
+    result = await work(database)
+  } catch (error) {
+    await closeWithin(storage, () => database.close(), { failed: false }).catch(() => {})
+    throw error
+  }
+  await closeWithin(storage, () => database.close(), { failed: false })
+  return result
 }
 
 /**
  * Starts a cache on `storage`, runs `work`, and always closes the cache, so the lock is released
- * and every write is flushed even when `work` fails.
+ * and every write is flushed even when `work` fails. `work` also gets the cache's `Database`, to name
+ * where a market is stored (`locate`).
  *
  * @example
  * ```ts
@@ -134,7 +122,7 @@ export async function withDatabase<T>(
 export async function withCache<T>(
   storage: Storage,
   options: { create: boolean } & Pick<MarketCacheOptions, 'idleTimeoutMs' | 'maxMailbox'>,
-  work: (cache: MarketCache) => Promise<T>,
+  work: (cache: MarketCache, database: Database) => Promise<T>,
 ): Promise<T> {
   const { create, ...cacheOptions } = options
   const database = await databaseFor(storage, { create })
@@ -143,14 +131,46 @@ export async function withCache<T>(
     cache = await MarketCache.start({ ...cacheOptions, database })
   } catch (error) {
     // A database that failed to open may still hold a connection pool; the cache never owned it.
-    await database.close().catch(() => {})
+    await closeWithin(storage, () => database.close(), { failed: true }).catch(() => {})
     throw error
   }
+  let result: T
   try {
-    return await work(cache)
-  } finally {
-    await cache.close()
+    result = await work(cache, database)
+  } catch (error) {
+    await closeWithin(storage, () => cache.close(), { failed: false }).catch(() => {})
+    throw error
   }
+  await closeWithin(storage, () => cache.close(), { failed: false })
+  return result
+}
+
+/** How long a command waits for a database connection to close before it gives up on it. */
+const CLOSE_TIMEOUT_MS = 10_000
+
+/**
+ * Runs `close`, giving up after `CLOSE_TIMEOUT_MS` where nothing of value can be lost by it: after a failed
+ * open (nothing was written), and on PostgreSQL (a write is done once its query returns; only sockets are
+ * left). A file backend's close after work is awaited in full: it flushes writes and releases the lock.
+ * @throws {CliError} (exit 1) when it gave up, or what `close` threw.
+ */
+export async function closeWithin(storage: Storage, close: () => Promise<void>, { failed }: { failed: boolean }) {
+  if (storage.kind === 'directory' && !failed) return close()
+  let timer: NodeJS.Timeout | undefined
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), CLOSE_TIMEOUT_MS)
+  })
+  try {
+    if ((await Promise.race([close(), timedOut])) !== 'timeout') return
+  } finally {
+    clearTimeout(timer)
+  }
+  // The pool left behind keeps its sockets open, and with them the process: once the message is out, exit.
+  setTimeout(() => process.exit(), 1_000).unref()
+  throw new CliError(
+    `Could not close the connection to ${storage.label} within ${CLOSE_TIMEOUT_MS / 1000} s; exiting without it.`,
+    ExitCode.failure,
+  )
 }
 
 /** Opens `database` as `MarketCache.start` does, so a failure reads the same from every command. */
@@ -164,10 +184,22 @@ async function open(database: Database): Promise<void> {
 }
 
 async function assertDirectory(dir: string): Promise<void> {
+  let isDirectory = false
   try {
-    if ((await stat(dir)).isDirectory()) return
+    isDirectory = (await stat(dir)).isDirectory()
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+    // ENOTDIR: a part of the path is a file (`backup.json/persist`); as missing as a directory can be.
+    const code = (error as NodeJS.ErrnoException).code
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') throw error
+    throw new CliError(
+      `Data directory \`${dir}\` does not exist (use --data DIR to choose another).`,
+      ExitCode.notFound,
+    )
   }
-  throw new CliError(`Data directory \`${dir}\` does not exist (use --data DIR to choose another).`, ExitCode.notFound)
+  if (!isDirectory) {
+    throw new CliError(
+      `Data directory \`${dir}\` is not a directory (use --data DIR to choose another).`,
+      ExitCode.notFound,
+    )
+  }
 }

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -17,7 +17,11 @@ export interface CliResult {
  * Runs `market-system ...args` from source, as `npm run repl` does, with `input` on stdin.
  * `preload` files are `--require`d first (to change the child's environment, e.g. hide a package).
  */
-export function cli(args: string[], input = '', options: { preload?: string[] } = {}): Promise<CliResult> {
+export function cli(
+  args: string[],
+  input: string | Uint8Array = '',
+  options: { preload?: string[] } = {},
+): Promise<CliResult> {
   const preload = (options.preload ?? []).flatMap((file) => ['--require', file])
   const child = spawn(process.execPath, [...preload, '--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: root })
   let stdout = ''
@@ -30,6 +34,37 @@ export function cli(args: string[], input = '', options: { preload?: string[] } 
   })
   child.stdin.end(input)
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })))
+}
+
+/**
+ * `market-system ...args` as a child whose signals the test sends (`child.kill('SIGINT')`), stdin closed;
+ * `done` resolves on exit. The caller kills `child` if the test ends first.
+ */
+export function spawnCli(args: string[]): {
+  child: ChildProcess
+  done: Promise<CliResult & { signal: NodeJS.Signals | null }>
+  stderr: () => string
+} {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: root })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk
+  })
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk
+  })
+  child.stdin.end()
+  const done = new Promise<CliResult & { signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
+  )
+  return { child, done, stderr: () => stderr }
+}
+
+/** A valid export document of `count` markets (`m0`, `m1`, ...), one product each. */
+export function bigDocument(count: number): string {
+  const markets = Array.from({ length: count }, (_, i) => ({ name: `m${i}`, products: [{ id: 'p', ...sample }] }))
+  return JSON.stringify({ format: 1, markets })
 }
 
 export const expired = { name: 'linguissa', quantity: 5, expirationDate: '2000-01-01', price: 23.45 }

@@ -3,7 +3,8 @@ import { CliError, ExitCode } from '../cli-error.js'
 import type { Command } from '../command.js'
 import { EXPORT_FORMAT, type ExportDocument } from '../export-document.js'
 import { commonOptions, expectPositionals, parseCommandArgs } from '../parse-command-args.js'
-import { findUnreadable, formatUnreadable, type Unreadable } from '../unreadable-files.js'
+import { quoted } from '../printable.js'
+import { findUnreadable, formatUnreadable, splitInvalidNames, type Unreadable } from '../unreadable-files.js'
 import { storageHelp, storageOf, withCache } from '../with-cache.js'
 
 /** Markets loaded at once: enough to share round trips, few enough not to flood the database with loads. */
@@ -32,9 +33,10 @@ Exits with 5 if a market's stored data (file or row) is corrupt; every such mark
     if (values.help) return void io.stdout.write(`${this.help}\n`)
     expectPositionals('export', positionals, [])
     const storage = storageOf('export', values)
-    const document = await withCache(storage, { create: false }, async (cache) => {
-      const names = await cache.markets()
-      const unreadable: Unreadable[] = await findUnreadable(storage, names)
+    const document = await withCache(storage, { create: false }, async (cache, database) => {
+      const listed = await cache.markets()
+      const { valid: names, unreadable: invalid } = splitInvalidNames(storage, database, listed)
+      const unreadable: Unreadable[] = [...invalid, ...(await findUnreadable(storage, listed))]
       const markets: ExportDocument['markets'] = []
       // Loaded a slice at a time: on a shared database, reads waiting together share one revision check.
       for (let start = 0; start < names.length; start += LOAD_SLICE) {
@@ -45,7 +47,10 @@ Exits with 5 if a market's stored data (file or row) is corrupt; every such mark
           if (outcome.status === 'fulfilled') markets.push({ name, products: outcome.value })
           // Every corrupt market is named at once, so one run tells the user everything to repair.
           else if (outcome.reason instanceof CorruptDataError)
-            unreadable.push({ where: outcome.reason.location ?? `market \`${name}\``, reason: outcome.reason.message })
+            unreadable.push({
+              where: outcome.reason.location ?? `market ${quoted(name)}`,
+              reason: outcome.reason.message,
+            })
           else throw outcome.reason
         }
       }

@@ -3,9 +3,11 @@ import { isSharedDatabase } from '../../database.js'
 import { type Database, MarketCache, type Product, type Snapshot, type StockItem } from '../../index.js'
 import { CliError, ExitCode } from '../cli-error.js'
 import type { Command } from '../command.js'
+import { deferStopSignals, exitCodeFor } from '../defer-signals.js'
 import { type ExportDocument, parseExportDocument } from '../export-document.js'
 import type { Io } from '../io.js'
 import { commonOptions, expectPositionals, parseCommandArgs } from '../parse-command-args.js'
+import { quoted } from '../printable.js'
 import { storageHelp, storageOf, withDatabase } from '../with-cache.js'
 
 /** `market-system import FILE`: the inverse of `export`. */
@@ -23,7 +25,9 @@ document does not name are left as they are.
 All or nothing: the whole document is validated, and every market it names is read from DIR,
 before anything is written. A market that already exists is not touched unless --replace is
 given; then its products are replaced by the document's. Each market is written whole, in one
-store, so it is never half imported. Ids that look like array indices ("7") are kept; such
+store, so it is never half imported. Ctrl-C or SIGTERM while markets are written lets every write
+finish, then exits 130 (143 for SIGTERM); a second Ctrl-C stops at once, leaving the import partial
+(the same command with --replace finishes it). Ids that look like array indices ("7") are kept; such
 products list first (in numeric order), as they did in the data the export came from.
 
 Options:
@@ -32,7 +36,8 @@ ${storageHelp}
   -h, --help          show this help
 
 Exits with 4 if FILE does not exist, 5 if a market it names is corrupt in DIR, 6 if the document
-is invalid, 7 if a market exists and --replace was not given: in all of these, nothing is written.`,
+is invalid (also: not UTF-8), 7 if a market exists and --replace was not given: in all of these,
+nothing is written.`,
 
   async run(args, io) {
     const options = { ...commonOptions, replace: { type: 'boolean', default: false } } as const
@@ -48,19 +53,40 @@ is invalid, 7 if a market exists and --replace was not given: in all of these, n
         document.markets.map(({ name }) => name),
       )
       if (revisions.size > 0 && !values.replace) {
-        const names = [...revisions.keys()].map((name) => JSON.stringify(name)).join(', ')
+        const names = [...revisions.keys()].map(quoted).join(', ')
         throw new CliError(
           `Nothing imported: ${revisions.size} market(s) already exist in \`${storage.label}\`: ${names}.\nPass --replace to overwrite them.`,
           ExitCode.conflict,
         )
       }
-      await writeMarkets(database, document, revisions)
+      // Ctrl-C or SIGTERM now would leave part of the document written: every write is let finish first.
+      const deferred = deferStopSignals({
+        onFirst: (signal) =>
+          io.stderr.write(
+            `market-system import: ${signal} received: finishing the writes first (each market is written whole), then exiting. Press Ctrl-C again to stop at once, leaving the import partial.\n`,
+          ),
+        onSecond: (signal) =>
+          io.stderr.write(
+            `market-system import: ${signal} received again: stopped. Markets written so far stay; run the same command with --replace to finish.\n`,
+          ),
+      })
+      try {
+        await writeMarkets(database, document, revisions)
+      } finally {
+        deferred.release()
+      }
       for (const { name, products } of document.markets) {
         const verb = revisions.has(name) ? 'replaced' : 'created'
-        io.stdout.write(`${verb} ${JSON.stringify(name)}: ${products.length} product(s)\n`)
+        io.stdout.write(`${verb} ${quoted(name)}: ${products.length} product(s)\n`)
       }
       const total = document.markets.reduce((sum, { products }) => sum + products.length, 0)
       io.stdout.write(`Imported ${document.markets.length} market(s), ${total} product(s) into ${storage.label}\n`)
+      if (deferred.signal !== undefined) {
+        throw new CliError(
+          `Interrupted (${deferred.signal}) after every market of the document was written.`,
+          exitCodeFor(deferred.signal),
+        )
+      }
     })
   },
 }
@@ -117,7 +143,7 @@ async function writeMarkets(database: Database, document: ExportDocument, revisi
   )
   const failed = outcomes.flatMap((outcome, index) =>
     outcome.status === 'rejected'
-      ? [`  ${JSON.stringify(document.markets[index]?.name)}: ${(outcome.reason as Error).message ?? outcome.reason}`]
+      ? [`  ${quoted(document.markets[index]?.name ?? '')}: ${(outcome.reason as Error).message ?? outcome.reason}`]
       : [],
   )
   if (failed.length === 0) return
@@ -137,14 +163,24 @@ function byId(items: readonly StockItem[]): Record<string, Product> {
 }
 
 async function readDocument(source: string, io: Io): Promise<ExportDocument> {
-  let text: string
+  let bytes: Uint8Array
   try {
-    text = source === '-' ? await readAll(io.stdin) : await readFile(source, 'utf8')
+    bytes = source === '-' ? await readAll(io.stdin) : await readFile(source)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new CliError(`Import file \`${source}\` does not exist.`, ExitCode.notFound)
     }
     throw error
+  }
+  let text: string
+  try {
+    // Fatal: a lenient decode would import U+FFFD in place of every character of a Latin-1 file.
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+  } catch {
+    throw new CliError(
+      `Import file \`${source}\` is not UTF-8 text (JSON must be): convert it to UTF-8 first, e.g. iconv -f latin1 -t utf-8.`,
+      ExitCode.invalidInput,
+    )
   }
   let value: unknown
   try {
@@ -164,8 +200,8 @@ async function readDocument(source: string, io: Io): Promise<ExportDocument> {
   return parsed
 }
 
-async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = []
   for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
-  return Buffer.concat(chunks).toString('utf8')
+  return Buffer.concat(chunks)
 }
