@@ -34,6 +34,21 @@ describe('DirLock', () => {
     expect(await readdir(dir)).toEqual([])
   })
 
+  it('releases without an error when its lock file disappears between the check and the unlink', async () => {
+    const dir = await tempDir()
+    const vanishing: FileSystem = {
+      ...nodeFileSystem,
+      unlink: async (path) => {
+        await nodeFileSystem.unlink(path)
+        // The directory is removed under the owner (a test's cleanup, an operator): the unlink finds nothing.
+        if (path === join(dir, LOCK_FILE)) await nodeFileSystem.unlink(path)
+      },
+    }
+    const lock = await DirLock.acquire(vanishing, dir)
+    await expect(lock.release()).resolves.toBeUndefined()
+    expect(await readdir(dir)).toEqual([])
+  })
+
   it('takes over a lock whose pid now belongs to a different, younger process', async () => {
     const dir = await tempDir()
     const sleeper = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'])

@@ -96,8 +96,9 @@ describe('load through a Database wrapper', () => {
       for (const product of Object.values(snapshot.products)) product.price *= 100
     })
     const cache = await MarketCache.start({ database })
-    caches.push(cache)
     expect((await cache.market('m').listProducts()).map(({ price }) => price)).toEqual([sample.price * 100])
+    // Closed here, not left to the shared afterEach: its directory is removed right after the test.
+    await cache.close()
   })
 
   it('validates what the wrapper returned: an invalid edit is CorruptDataError', async () => {
@@ -105,8 +106,8 @@ describe('load through a Database wrapper', () => {
       snapshot.revision = 'oops'
     })
     const cache = await MarketCache.start({ database })
-    caches.push(cache)
     await expect(cache.market('m').listProducts()).rejects.toBeInstanceOf(CorruptDataError)
+    await cache.close()
   })
 })
 

@@ -190,6 +190,11 @@ export class DirLock {
     const current = await this.#read(this.#path)
     if (current === undefined || parseOwner(current)?.token !== owner.token) return
     await this.#removeLeftovers()
-    await this.#fs.unlink(this.#path)
+    try {
+      await this.#fs.unlink(this.#path)
+    } catch (error) {
+      // Gone already (the directory was removed under us): the lock is released either way.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+    }
   }
 }
