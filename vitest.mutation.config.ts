@@ -15,6 +15,7 @@ export default mergeConfig(
         'test/process.test.ts',
         'test/soak.test.ts',
         'test/dir-lock-pid1.test.ts',
+        'test/dir-lock-processes.test.ts',
         'test/postgres-processes.test.ts',
         'test/studio*.test.ts',
       ],
