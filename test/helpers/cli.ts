@@ -22,6 +22,22 @@ export function cli(
   input: string | Uint8Array = '',
   options: { preload?: string[] } = {},
 ): Promise<CliResult> {
+  return spawnCli(args, input, options).done
+}
+
+/**
+ * `market-system ...args` as a child whose signals the test sends (`child.kill('SIGINT')`), with `input` on
+ * stdin; `done` resolves on exit. The caller kills `child` if the test ends first.
+ */
+export function spawnCli(
+  args: string[],
+  input: string | Uint8Array = '',
+  options: { preload?: string[] } = {},
+): {
+  child: ChildProcess
+  done: Promise<CliResult & { signal: NodeJS.Signals | null }>
+  stderr: () => string
+} {
   const preload = (options.preload ?? []).flatMap((file) => ['--require', file])
   const child = spawn(process.execPath, [...preload, '--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: root })
   let stdout = ''
@@ -33,28 +49,6 @@ export function cli(
     stderr += chunk
   })
   child.stdin.end(input)
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })))
-}
-
-/**
- * `market-system ...args` as a child whose signals the test sends (`child.kill('SIGINT')`), stdin closed;
- * `done` resolves on exit. The caller kills `child` if the test ends first.
- */
-export function spawnCli(args: string[]): {
-  child: ChildProcess
-  done: Promise<CliResult & { signal: NodeJS.Signals | null }>
-  stderr: () => string
-} {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: root })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk
-  })
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk
-  })
-  child.stdin.end()
   const done = new Promise<CliResult & { signal: NodeJS.Signals | null }>((resolve) =>
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
   )
