@@ -3,7 +3,7 @@ import { z } from 'zod'
 import { type Database, isSharedDatabase } from './database.js'
 import { ClosedError, MarketError, PersistenceError, ValidationError } from './errors.js'
 import { Emitter, type MarketCacheEvents } from './events.js'
-import { FileDatabase } from './file-database/file-database.js'
+import { FileDatabase, MAX_WORKERS } from './file-database/file-database.js'
 import { MarketActor } from './market-actor.js'
 import { MarketStock } from './market-stock.js'
 import { parseMarketName } from './product.js'
@@ -72,7 +72,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1
 const optionsSchema = z.strictObject({
   dataDir: z.string().min(1).optional(),
   database: z.custom<Database>(isDatabase, 'Expected `database` to implement get, store, markets and close').optional(),
-  workers: z.int().min(1).optional(),
+  workers: z.int().min(1).max(MAX_WORKERS).optional(),
   fsync: z.boolean().optional(),
   // setTimeout cuts anything longer to 1 ms, which would passivate at once.
   idleTimeoutMs: z.number().positive().max(MAX_TIMER_MS).optional(),

@@ -2,16 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { DataDirLockedError } from '../errors.js'
 import { isTempFile } from './file-names.js'
-import type { FileSystem } from './file-system.js'
-import {
-  type LockOwner,
-  type LockProcesses,
-  parseOwner,
-  syncDir,
-  textKey,
-  thisProcess,
-  writeOwnerFile,
-} from './lock-file.js'
+import { type FileSystem, syncDir } from './file-system.js'
+import { type LockOwner, type LockProcesses, parseOwner, textKey, thisProcess, writeOwnerFile } from './lock-file.js'
 
 /** @internal The lock file's name; removed on close, so a closed directory holds only market files. */
 export const LOCK_FILE = '.market-system.lock'

@@ -1,10 +1,10 @@
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import type { Database } from '../database.js'
 import { ClosedError, CorruptDataError } from '../errors.js'
 import { CallingThreadWriter } from './calling-thread-writer.js'
 import { DirLock } from './dir-lock.js'
 import { fileNameFor, isMarketFile, isTempFile, tempNameFor } from './file-names.js'
-import { type FileSystem, nodeFileSystem } from './file-system.js'
+import { type FileSystem, nodeFileSystem, syncDir } from './file-system.js'
 import { LaneThreads } from './lane-threads.js'
 import type { FileWrite, SyncFileSystem } from './write-files.js'
 import { type LaneWrite, WriteLane } from './write-lane.js'
@@ -15,8 +15,8 @@ export interface FileDatabaseOptions {
   /** Directory holding one JSON file per market; created if missing. */
   dir: string
   /**
-   * Number of write lanes. A market always writes through the same lane, chosen by a stable
-   * hash of its name; different lanes write in parallel.
+   * Number of write lanes, 1 to `MAX_WORKERS` (64). A market always writes through the same lane, chosen by a
+   * stable hash of its name; different lanes write in parallel.
    * @default 3
    */
   workers?: number
@@ -44,6 +44,9 @@ export function laneIndex(market: string, lanes: number): number {
   }
   return (hash >>> 0) % lanes
 }
+
+/** @internal The most write lanes: 128 threads, each with its own V8 heap, are far past the disk's peak. */
+export const MAX_WORKERS = 64
 
 /** Threads each lane writes through; measured on ext4, 6 to 8 parallel fsyncs reach the disk's peak. */
 const THREADS_PER_LANE = 2
@@ -77,11 +80,15 @@ export class FileDatabase implements Database {
   #lock: DirLock | undefined
   #closing: Promise<void> | undefined
   readonly #accepted = new Set<Promise<void>>()
+  /** Writes that failed so far: any of them may have renamed its file without the directory fsync after it. */
+  #failedWrites = 0
+  /** `#failedWrites` as it was when the last successful directory fsync started. */
+  #syncedFailures = 0
 
   constructor(options: FileDatabaseOptions) {
     const workers = options.workers ?? 3
-    if (!Number.isSafeInteger(workers) || workers < 1) {
-      throw new RangeError(`Expected \`workers\` to be an integer >= 1, got \`${workers}\``)
+    if (!Number.isSafeInteger(workers) || workers < 1 || workers > MAX_WORKERS) {
+      throw new RangeError(`Expected \`workers\` to be an integer from 1 to ${MAX_WORKERS}, got \`${workers}\``)
     }
     this.dir = resolve(options.dir)
     this.#fsync = options.fsync ?? true
@@ -106,7 +113,15 @@ export class FileDatabase implements Database {
   }
 
   async #open(): Promise<void> {
-    await this.#fs.mkdir(this.dir, { recursive: true })
+    const created = await this.#fs.mkdir(this.dir, { recursive: true })
+    if (this.#fsync && typeof created === 'string') {
+      // A new directory is an entry of its parent, durable only once that parent is fsynced; `dir` itself
+      // is fsynced by the lock and by every batch.
+      for (let made = this.dir; dirname(made) !== made; made = dirname(made)) {
+        await syncDir(this.#fs, dirname(made))
+        if (made === created) break
+      }
+    }
     this.#lock = await DirLock.acquire(this.#fs, this.dir)
     try {
       await this.#removeTempFiles()
@@ -124,6 +139,7 @@ export class FileDatabase implements Database {
    */
   async get(market: string): Promise<unknown | undefined> {
     await this.open()
+    await this.#syncFailedRenames()
     const fileName = fileNameFor(market)
     const file = join(this.dir, fileName)
     let text: string
@@ -165,8 +181,9 @@ export class FileDatabase implements Database {
     /** `files[k]` is the file of `writes[written[k]]`. */
     const written: number[] = []
     for (const [i, { market, snapshot }] of writes.entries()) {
-      const fileName = this.#fileNameFor(market)
       try {
+        // Inside the try: a name that cannot be mapped (a JavaScript caller's non-string) fails only its own write.
+        const fileName = this.#fileNameFor(market)
         // Sent as text: copying a string to a thread is cheaper than encoding it here, and the thread
         // encodes it off this thread.
         const data = JSON.stringify(snapshot)
@@ -183,8 +200,21 @@ export class FileDatabase implements Database {
       results[i] = error
       const { market } = writes[i] as LaneWrite
       if (error === undefined) this.#names.set(this.#fileNameFor(market), market)
+      else this.#failedWrites++
     })
     return results
+  }
+
+  /**
+   * A failed write may have renamed its file and then failed the directory fsync (or its thread died between
+   * the two): the file is then visible but a power loss can still undo it. Before a read can show it (the
+   * actor reloads after a failed store), the directory is fsynced; a failure rejects the read.
+   */
+  async #syncFailedRenames(): Promise<void> {
+    const failures = this.#failedWrites
+    if (!this.#fsync || failures === this.#syncedFailures) return
+    await syncDir(this.#fs, this.dir)
+    this.#syncedFailures = Math.max(this.#syncedFailures, failures)
   }
 
   #fileNameFor(market: string): string {
@@ -198,6 +228,7 @@ export class FileDatabase implements Database {
 
   async markets(): Promise<string[]> {
     await this.open()
+    await this.#syncFailedRenames()
     const names: string[] = []
     for (const fileName of await this.#fs.readdir(this.dir)) {
       if (!isMarketFile(fileName)) continue

@@ -39,3 +39,13 @@ export const nodeFileSystem: FileSystem = {
   link: (existing, newPath) => fs.link(existing, newPath),
   unlink: (path) => fs.unlink(path),
 }
+
+/** @internal Makes a link or rename in `dir` durable. */
+export async function syncDir(fs: FileSystem, dir: string): Promise<void> {
+  const handle = await fs.open(dir, 'r')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}

@@ -120,13 +120,3 @@ export async function writeOwnerFile(fs: FileSystem, lockPath: string, owner: Lo
     throw error
   }
 }
-
-/** @internal Makes a link or rename in `dir` durable. */
-export async function syncDir(fs: FileSystem, dir: string): Promise<void> {
-  const handle = await fs.open(dir, 'r')
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-}
