@@ -3,13 +3,25 @@ import { ValidationError } from './errors.js'
 
 const MAX_SHOWN = 40
 
-/** Renders a rejected value for an error message without ever throwing or dumping megabytes. */
+/** The tag of a value whose JSON and string forms threw; a proxy may throw on reading the tag too. */
+function tagOf(value: unknown): string {
+  try {
+    return Object.prototype.toString.call(value)
+  } catch {
+    return `[${typeof value}]`
+  }
+}
+
+/**
+ * Renders a rejected value for an error message without ever throwing or dumping megabytes. Zod builds
+ * messages lazily, on the first read of a failed parse's `error`, so a throw here would escape as a raw error.
+ */
 function show(value: unknown): string {
   let text: string
   try {
     text = typeof value === 'string' ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value))
   } catch {
-    text = Object.prototype.toString.call(value)
+    text = tagOf(value)
   }
   return text.length > MAX_SHOWN ? `${text.slice(0, MAX_SHOWN)}…` : text
 }
@@ -115,14 +127,16 @@ const marketNameSchema = z
  * throws (a hostile getter or proxy), so callers only ever see one error type for bad input.
  */
 function parseWith<T>(schema: z.ZodType<T>, input: unknown, what: string): T {
-  let result: z.ZodSafeParseResult<T>
+  let issues: z.core.$ZodIssue[]
   try {
-    result = schema.safeParse(input)
+    const result = schema.safeParse(input)
+    if (result.success) return result.data
+    // Inside the try: zod builds the issues' messages on this first read of `error`.
+    issues = result.error.issues
   } catch (cause) {
     throw new ValidationError(`Could not read ${what}: ${cause instanceof Error ? cause.message : String(cause)}`)
   }
-  if (result.success) return result.data
-  throw new ValidationError(result.error.issues.map((issue) => issue.message).join('; '), result.error.issues)
+  throw new ValidationError(issues.map((issue) => issue.message).join('; '), issues)
 }
 
 /** @internal */
