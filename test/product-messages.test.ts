@@ -123,6 +123,6 @@ describe('input that throws when read', () => {
     expect(await messageOf(() => cache.market(hostile() as never))).toBe(
       'Expected `market name` to be a string of 1 to 200 characters, got `[object]`',
     )
-    expect((await stock.getProduct(id)).quantity).toBe(sample.quantity)
+    expect((await stock.getProduct(id))?.quantity).toBe(sample.quantity)
   })
 })
