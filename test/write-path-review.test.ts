@@ -56,14 +56,20 @@ class DirSyncRecorder extends FaultyFileSystem {
   }
 }
 
+/** A market with one stored product, on a data directory whose directory fsyncs are recorded. */
+async function marketWithOneProduct() {
+  const dir = await tempDir()
+  const fs = new DirSyncRecorder(dir)
+  const cache = await MarketCache.start({ database: new FileDatabase({ dir, fs, syncFs: fs }) })
+  toClose.push(cache)
+  const market = cache.market('m')
+  await market.addProduct(sample)
+  return { fs, market }
+}
+
 describe('a store whose directory fsync failed', () => {
   it('releases a later read showing that change only once a directory fsync has succeeded since (a crash could still undo the rename)', async () => {
-    const dir = await tempDir()
-    const fs = new DirSyncRecorder(dir)
-    const cache = await MarketCache.start({ database: new FileDatabase({ dir, fs, syncFs: fs }) })
-    toClose.push(cache)
-    const market = cache.market('m')
-    await market.addProduct(sample)
+    const { fs, market } = await marketWithOneProduct()
 
     // The rename lands, the directory fsync after it fails: the new file is in the page cache only.
     fs.arm({ step: 'fsyncDir', code: 'EIO', times: 1 })
@@ -82,12 +88,7 @@ describe('a store whose directory fsync failed', () => {
   })
 
   it('rejects the reads with PersistenceError while the directory cannot be fsynced, then shows the change', async () => {
-    const dir = await tempDir()
-    const fs = new DirSyncRecorder(dir)
-    const cache = await MarketCache.start({ database: new FileDatabase({ dir, fs, syncFs: fs }) })
-    toClose.push(cache)
-    const market = cache.market('m')
-    await market.addProduct(sample)
+    const { fs, market } = await marketWithOneProduct()
     fs.arm({ step: 'fsyncDir', code: 'EIO', times: 1 })
     fs.failDirSyncs = 2
     await expect(market.addProduct({ ...sample, name: 'unsure' })).rejects.toBeInstanceOf(PersistenceError)
