@@ -1,3 +1,4 @@
+import { tagOf } from './describe-cause.js'
 import type { ChangeOperation } from './operations.js'
 
 /** Payload of `change`: emitted once the change is durable. */
@@ -43,7 +44,7 @@ function describe(error: unknown): string {
   try {
     return error instanceof Error ? (error.stack ?? error.message) : String(error)
   } catch {
-    return Object.prototype.toString.call(error)
+    return tagOf(error)
   }
 }
 

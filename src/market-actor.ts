@@ -1,6 +1,7 @@
 import { setImmediate } from 'node:timers'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Database } from './database.js'
+import { describeCause } from './describe-cause.js'
 import { ConflictError, MailboxFullError, MarketError, PersistenceError } from './errors.js'
 import type { Emit } from './events.js'
 import { Mailbox } from './mailbox.js'
@@ -151,7 +152,11 @@ export class MarketActor {
       const error =
         cause instanceof MarketError
           ? cause
-          : new PersistenceError(`Could not load market \`${this.market}\`: ${String(cause)}`, this.market, cause)
+          : new PersistenceError(
+              `Could not load market \`${this.market}\`: ${describeCause(cause)}`,
+              this.market,
+              cause,
+            )
       for (const message of this.#mailbox.takeAll()) if (message.kind === 'call') message.reject(error)
     } finally {
       this.#loadQueued = false
@@ -212,7 +217,11 @@ export class MarketActor {
       (cause: unknown) => {
         if (!this.#gate.remove(reply)) return
         call.reject(
-          new PersistenceError(`Could not check market \`${this.market}\`: ${String(cause)}`, this.market, cause),
+          new PersistenceError(
+            `Could not check market \`${this.market}\`: ${describeCause(cause)}`,
+            this.market,
+            cause,
+          ),
         )
         this.#release()
       },
@@ -287,7 +296,7 @@ export class MarketActor {
   #storeFailed(cause: unknown): void {
     this.#phase = 'idle'
     const error = new PersistenceError(
-      `Could not store market \`${this.market}\`: ${cause instanceof Error ? cause.message : String(cause)}`,
+      `Could not store market \`${this.market}\`: ${describeCause(cause)}`,
       this.market,
       cause,
     )
@@ -351,6 +360,6 @@ export class MarketActor {
   }
 
   #reportBug(error: unknown): void {
-    process.emitWarning(`market-system: actor \`${this.market}\` hit an unexpected error: ${String(error)}`)
+    process.emitWarning(`market-system: actor \`${this.market}\` hit an unexpected error: ${describeCause(error)}`)
   }
 }

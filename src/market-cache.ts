@@ -1,6 +1,7 @@
 import { nanoid } from 'nanoid'
 import { z } from 'zod'
 import { type Database, isSharedDatabase } from './database.js'
+import { describeCause } from './describe-cause.js'
 import { ClosedError, MarketError, PersistenceError, ValidationError } from './errors.js'
 import { Emitter, type MarketCacheEvents } from './events.js'
 import { FileDatabase, MAX_WORKERS } from './file-database/file-database.js'
@@ -138,7 +139,7 @@ export class MarketCache {
       await database.open?.()
     } catch (cause) {
       if (cause instanceof MarketError) throw cause
-      throw new PersistenceError(`Could not open the database: ${String(cause)}`, undefined, cause)
+      throw new PersistenceError(`Could not open the database: ${describeCause(cause)}`, undefined, cause)
     }
     return new MarketCache(database, options)
   }

@@ -1,16 +1,8 @@
 import { z } from 'zod'
+import { describeCause, tagOf } from './describe-cause.js'
 import { ValidationError } from './errors.js'
 
 const MAX_SHOWN = 40
-
-/** The tag of a value whose JSON and string forms threw; a proxy may throw on reading the tag too. */
-function tagOf(value: unknown): string {
-  try {
-    return Object.prototype.toString.call(value)
-  } catch {
-    return `[${typeof value}]`
-  }
-}
 
 /**
  * Renders a rejected value for an error message without ever throwing or dumping megabytes. Zod builds
@@ -134,7 +126,7 @@ function parseWith<T>(schema: z.ZodType<T>, input: unknown, what: string): T {
     // Inside the try: zod builds the issues' messages on this first read of `error`.
     issues = result.error.issues
   } catch (cause) {
-    throw new ValidationError(`Could not read ${what}: ${cause instanceof Error ? cause.message : String(cause)}`)
+    throw new ValidationError(`Could not read ${what}: ${describeCause(cause)}`)
   }
   throw new ValidationError(issues.map((issue) => issue.message).join('; '), issues)
 }

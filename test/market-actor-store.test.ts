@@ -43,7 +43,7 @@ describe('actor errors name the market and the cause', () => {
     const error = await stock.listProducts().catch((caught: unknown) => caught)
     expect(error).toBeInstanceOf(PersistenceError)
     expect(error).toMatchObject({
-      message: 'Could not load market `m`: Error: EIO: i/o error, read',
+      message: 'Could not load market `m`: EIO: i/o error, read',
       market: 'm',
     })
   })
@@ -85,7 +85,7 @@ describe('actor errors name the market and the cause', () => {
     database.revisions = () => Promise.reject(new Error('connection reset'))
     const error = await stock.getProduct(id).catch((caught: unknown) => caught)
     expect(error).toBeInstanceOf(PersistenceError)
-    expect(error).toMatchObject({ message: 'Could not check market `m`: Error: connection reset', market: 'm' })
+    expect(error).toMatchObject({ message: 'Could not check market `m`: connection reset', market: 'm' })
   })
 })
 

@@ -33,7 +33,16 @@ describe('MarketCache.start option errors', () => {
     const database = Object.assign(new MemoryDatabase(), { open: () => Promise.reject(cause) })
     const error = await MarketCache.start({ database }).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(PersistenceError)
-    expect((error as PersistenceError).message).toBe('Could not open the database: Error: cannot open')
+    expect((error as PersistenceError).message).toBe('Could not open the database: cannot open')
+    expect((error as PersistenceError).cause).toBe(cause)
+  })
+
+  it('says so too when the database rejects with a value that has no string form', async () => {
+    const cause = Object.create(null) // String(cause) throws
+    const database = Object.assign(new MemoryDatabase(), { open: () => Promise.reject(cause) })
+    const error = await MarketCache.start({ database }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(PersistenceError)
+    expect((error as PersistenceError).message).toBe('Could not open the database: [object Object]')
     expect((error as PersistenceError).cause).toBe(cause)
   })
 })
