@@ -19,6 +19,7 @@ export default {
     'src/product.ts',
     'src/snapshot.ts',
     'src/events.ts',
+    'src/describe-cause.ts',
     'src/file-database/file-database.ts',
     'src/file-database/write-lane.ts',
     'src/file-database/lane-threads.ts',
