@@ -31,6 +31,18 @@ export abstract class MarketError extends Error {
   }
 }
 
+/**
+ * @internal True for this library's errors. It never throws: `instanceof` does on a revoked proxy, which a
+ * `Database` may reject with.
+ */
+export function isMarketError(value: unknown): value is MarketError {
+  try {
+    return value instanceof MarketError
+  } catch {
+    return false
+  }
+}
+
 /** An input (product, id, delta, market name, option) broke its schema. `issues` are zod's. */
 export class ValidationError extends MarketError {
   readonly code = 'VALIDATION' as const

@@ -1,4 +1,4 @@
-import { tagOf } from './describe-cause.js'
+import { describeValue } from './describe-value.js'
 import type { ChangeOperation } from './operations.js'
 
 /** Payload of `change`: emitted once the change is durable. */
@@ -39,13 +39,13 @@ export interface MarketCacheEvents {
 /** @internal */
 export type Emit = <E extends keyof MarketCacheEvents>(event: E, payload: MarketCacheEvents[E]) => void
 
-/** Whatever a listener threw, as text; even a value with no string form must not escape into the actor. */
+/** Whatever a listener threw, as text (its stack when it has one); no value may make this throw into the actor. */
 function describe(error: unknown): string {
   try {
-    return error instanceof Error ? (error.stack ?? error.message) : String(error)
-  } catch {
-    return tagOf(error)
-  }
+    const stack = error instanceof Error ? error.stack : undefined
+    if (typeof stack === 'string') return stack
+  } catch {}
+  return describeValue(error)
 }
 
 /**

@@ -1,8 +1,8 @@
 import { setImmediate } from 'node:timers'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Database } from './database.js'
-import { describeCause } from './describe-cause.js'
-import { ConflictError, MailboxFullError, MarketError, PersistenceError } from './errors.js'
+import { describeValue } from './describe-value.js'
+import { ConflictError, isMarketError, MailboxFullError, PersistenceError } from './errors.js'
 import type { Emit } from './events.js'
 import { Mailbox } from './mailbox.js'
 import { MarketStorage } from './market-storage.js'
@@ -149,14 +149,9 @@ export class MarketActor {
       this.#durable = state.revision
     } catch (cause) {
       // Calls queued behind a failed load cannot run; the next call tries the load again.
-      const error =
-        cause instanceof MarketError
-          ? cause
-          : new PersistenceError(
-              `Could not load market \`${this.market}\`: ${describeCause(cause)}`,
-              this.market,
-              cause,
-            )
+      const error = isMarketError(cause)
+        ? cause
+        : new PersistenceError(`Could not load market \`${this.market}\`: ${describeValue(cause)}`, this.market, cause)
       for (const message of this.#mailbox.takeAll()) if (message.kind === 'call') message.reject(error)
     } finally {
       this.#loadQueued = false
@@ -218,7 +213,7 @@ export class MarketActor {
         if (!this.#gate.remove(reply)) return
         call.reject(
           new PersistenceError(
-            `Could not check market \`${this.market}\`: ${describeCause(cause)}`,
+            `Could not check market \`${this.market}\`: ${describeValue(cause)}`,
             this.market,
             cause,
           ),
@@ -296,7 +291,7 @@ export class MarketActor {
   #storeFailed(cause: unknown): void {
     this.#phase = 'idle'
     const error = new PersistenceError(
-      `Could not store market \`${this.market}\`: ${describeCause(cause)}`,
+      `Could not store market \`${this.market}\`: ${describeValue(cause)}`,
       this.market,
       cause,
     )
@@ -360,6 +355,6 @@ export class MarketActor {
   }
 
   #reportBug(error: unknown): void {
-    process.emitWarning(`market-system: actor \`${this.market}\` hit an unexpected error: ${describeCause(error)}`)
+    process.emitWarning(`market-system: actor \`${this.market}\` hit an unexpected error: ${describeValue(error)}`)
   }
 }

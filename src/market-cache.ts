@@ -1,8 +1,8 @@
 import { nanoid } from 'nanoid'
 import { z } from 'zod'
 import { type Database, isSharedDatabase } from './database.js'
-import { describeCause } from './describe-cause.js'
-import { ClosedError, MarketError, PersistenceError, ValidationError } from './errors.js'
+import { describeValue } from './describe-value.js'
+import { ClosedError, isMarketError, PersistenceError, ValidationError } from './errors.js'
 import { Emitter, type MarketCacheEvents } from './events.js'
 import { FileDatabase, MAX_WORKERS } from './file-database/file-database.js'
 import { MarketActor } from './market-actor.js'
@@ -138,8 +138,8 @@ export class MarketCache {
     try {
       await database.open?.()
     } catch (cause) {
-      if (cause instanceof MarketError) throw cause
-      throw new PersistenceError(`Could not open the database: ${describeCause(cause)}`, undefined, cause)
+      if (isMarketError(cause)) throw cause
+      throw new PersistenceError(`Could not open the database: ${describeValue(cause)}`, undefined, cause)
     }
     return new MarketCache(database, options)
   }

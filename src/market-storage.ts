@@ -1,4 +1,6 @@
 import { type Database, isSharedDatabase, type MarketLock, type SharedDatabase } from './database.js'
+import { databaseCall } from './database-call.js'
+import { describeValue } from './describe-value.js'
 import { CorruptDataError } from './errors.js'
 import { fromSnapshot, type MarketState, toSnapshot } from './snapshot.js'
 
@@ -67,19 +69,27 @@ export class MarketStorage {
 
   /**
    * Resolves `true` once `state` is durable, `false` when another instance stored since `expected` (shared
-   * database only; nothing written). Ends a held lock.
+   * database only; nothing written). Ends a held lock. A conditional store that resolves with anything but a
+   * boolean rejects: its outcome is unknown, so the actor reloads rather than acknowledge it.
    */
   store(state: MarketState, expected: number): Promise<boolean> {
     const lock = this.#lock
     this.#lock = undefined
-    try {
-      const snapshot = toSnapshot(this.#market, state)
-      if (lock) return lock.storeIf(snapshot, expected)
-      if (this.#shared) return this.#shared.storeIf(this.#market, snapshot, expected)
-      return this.#database.store(this.#market, snapshot).then(() => true)
-    } catch (error) {
-      return Promise.reject(error)
+    const shared = this.#shared
+    if (!lock && !shared) {
+      return databaseCall('store', () => this.#database.store(this.#market, toSnapshot(this.#market, state))).then(
+        () => true,
+      )
     }
+    return databaseCall('storeIf', () => {
+      const snapshot = toSnapshot(this.#market, state)
+      return lock
+        ? lock.storeIf(snapshot, expected)
+        : (shared as SharedDatabase).storeIf(this.#market, snapshot, expected)
+    }).then((written) => {
+      if (typeof written === 'boolean') return written
+      throw new TypeError(`Database.storeIf() resolved with ${describeValue(written)}, not true or false`)
+    })
   }
 
   /** The stored revision, from a check that starts after this call (batched with other markets'). */

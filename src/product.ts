@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { describeCause, tagOf } from './describe-cause.js'
+import { describeValue, tagOf } from './describe-value.js'
 import { ValidationError } from './errors.js'
 
 const MAX_SHOWN = 40
@@ -126,7 +126,7 @@ function parseWith<T>(schema: z.ZodType<T>, input: unknown, what: string): T {
     // Inside the try: zod builds the issues' messages on this first read of `error`.
     issues = result.error.issues
   } catch (cause) {
-    throw new ValidationError(`Could not read ${what}: ${describeCause(cause)}`)
+    throw new ValidationError(`Could not read ${what}: ${describeValue(cause)}`)
   }
   throw new ValidationError(issues.map((issue) => issue.message).join('; '), issues)
 }

@@ -1,4 +1,6 @@
 import type { SharedDatabase } from './database.js'
+import { databaseCall } from './database-call.js'
+import { describeValue } from './describe-value.js'
 
 interface Deferred {
   promise: Promise<number>
@@ -50,21 +52,21 @@ export class RevisionCheck {
     this.#next = undefined
     this.#running = true
     const markets = [...round.keys()]
-    let query: Promise<Map<string, number>>
-    try {
-      query = this.#database.revisions(markets)
-    } catch (error) {
-      query = Promise.reject(error)
-    }
-    query
-      .then(
-        (revisions) => {
-          for (const [market, entry] of round) entry.resolve(revisions.get(market) ?? 0)
-        },
-        (error: unknown) => {
-          for (const entry of round.values()) entry.reject(error)
-        },
-      )
+    databaseCall('revisions', () => this.#database.revisions(markets))
+      .then((revisions) => {
+        if (!(revisions instanceof Map)) {
+          throw new TypeError(`Database.revisions() resolved with ${describeValue(revisions)}, not a Map`)
+        }
+        for (const [market, entry] of round) {
+          const revision: unknown = revisions.get(market) ?? 0
+          if (Number.isSafeInteger(revision) && (revision as number) >= 0) entry.resolve(revision as number)
+          else entry.reject(new TypeError(`Database.revisions() gave ${describeValue(revision)} for a revision`))
+        }
+      })
+      // Settles whatever the answer left pending (an entry settles once; later calls do nothing).
+      .catch((error: unknown) => {
+        for (const entry of round.values()) entry.reject(error)
+      })
       .finally(() => {
         this.#running = false
         this.#start()

@@ -1,3 +1,4 @@
+import { describeValue } from './describe-value.js'
 import { type Product, productSchema } from './product.js'
 
 /** The current snapshot format; bumped only with a migration. */
@@ -47,8 +48,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  */
 export function fromSnapshot(value: unknown, market: string): MarketState | string {
   if (!isRecord(value)) return 'not a JSON object'
-  if (value.format !== SNAPSHOT_FORMAT) return `unsupported format \`${String(value.format)}\``
-  if (value.market !== market) return `holds market \`${String(value.market)}\`, not \`${market}\``
+  if (value.format !== SNAPSHOT_FORMAT) return `unsupported format \`${describeValue(value.format)}\``
+  if (value.market !== market) return `holds market \`${describeValue(value.market)}\`, not \`${market}\``
   const { revision, products } = value
   if (!Number.isSafeInteger(revision) || (revision as number) < 0) return 'revision is not a safe integer >= 0'
   if (!isRecord(products)) return '`products` is not an object'

@@ -4,7 +4,7 @@
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { MarketCache } from '../src/index.js'
-import { settle, track } from './helpers/memory-database.js'
+import { eventually, settle, track } from './helpers/memory-database.js'
 import { SharedMemoryDatabase, SharedStore } from './helpers/shared-memory-database.js'
 import { sample } from './helpers/temp-dir.js'
 
@@ -40,25 +40,11 @@ afterEach(() => {
   for (const cache of caches.splice(0)) void cache.close()
 })
 
-/** Polls the event loop a bounded number of times; false when `predicate` never held (no wall-clock assertion). */
-async function eventually(predicate: () => boolean, rounds = 2_000): Promise<boolean> {
-  for (let i = 0; i < rounds; i++) {
-    if (predicate()) return true
-    await settle()
-  }
-  return predicate()
-}
-
 async function start(database: SharedMemoryDatabase) {
   const cache = await MarketCache.start({ database })
   caches.push(cache)
   return cache.market('m')
 }
-
-const setQuantity = (store: SharedStore, id: string, quantity: number) =>
-  store.foreignWrite('m', (products) => {
-    ;(products[id] as { quantity: number }).quantity = quantity
-  })
 
 describe('the pause before an optimistic retry', () => {
   it('reloads only after a random pause of up to 2 ms after a first conflict', async () => {
@@ -68,7 +54,7 @@ describe('the pause before an optimistic retry', () => {
     const stock = await start(database)
     const id = await stock.addProduct({ ...sample, quantity: 10 })
     const get = vi.spyOn(database, 'get')
-    setQuantity(store, id, 4)
+    store.setQuantity('m', id, 4)
     sleeps.hold = true
     const sale = track(stock.adjustQuantity(id, -1))
     expect(await eventually(() => sleeps.waiting.length === 1)).toBe(true)
@@ -95,7 +81,7 @@ describe('the pause before an optimistic retry', () => {
     let stores = 0
     database.storeIf = (market, snapshot, expected) => {
       stores += 1
-      if (stores <= 3) setQuantity(store, id, 20 + stores)
+      if (stores <= 3) store.setQuantity('m', id, 20 + stores)
       return storeIf(market, snapshot, expected)
     }
     expect(await stock.adjustQuantity(id, -1)).toBe(22)
@@ -124,7 +110,7 @@ describe('a replay while a store is scheduled', () => {
     database.letGo() // the first sale is stored; the next store is scheduled for after the callers' turn
     expect(await first).toBe(9)
     // Still before that store starts: another instance stores, and the read's check finds it.
-    setQuantity(store, id, 5)
+    store.setQuantity('m', id, 5)
     database.hold = false
     database.letGo()
     await settle()

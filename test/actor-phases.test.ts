@@ -5,7 +5,7 @@
 
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { MarketCache, PersistenceError } from '../src/index.js'
-import { MemoryDatabase, settle, track } from './helpers/memory-database.js'
+import { eventually, MemoryDatabase, settle, track } from './helpers/memory-database.js'
 import { SharedMemoryDatabase, SharedStore } from './helpers/shared-memory-database.js'
 import { sample } from './helpers/temp-dir.js'
 
@@ -16,25 +16,11 @@ afterEach(() => {
   for (const cache of caches.splice(0)) void cache.close()
 })
 
-/** Polls the event loop a bounded number of times; false when `predicate` never held (no wall-clock assertion). */
-async function eventually(predicate: () => boolean, rounds = 2_000): Promise<boolean> {
-  for (let i = 0; i < rounds; i++) {
-    if (predicate()) return true
-    await settle()
-  }
-  return predicate()
-}
-
 async function start(database: SharedMemoryDatabase | MemoryDatabase) {
   const cache = await MarketCache.start({ database })
   caches.push(cache)
   return { cache, stock: cache.market('m') }
 }
-
-const setQuantity = (store: SharedStore, id: string, quantity: number) =>
-  store.foreignWrite('m', (products) => {
-    ;(products[id] as { quantity: number }).quantity = quantity
-  })
 
 /** The next call of `revisions` waits until the returned function is called; later calls run at once. */
 function holdFirstCheck(database: SharedMemoryDatabase): (() => void)[] {
@@ -120,7 +106,7 @@ describe('reloads after a failure', () => {
     const database = new SharedMemoryDatabase(store)
     const { stock } = await start(database)
     const id = await stock.addProduct({ ...sample, quantity: 10 })
-    setQuantity(store, id, 4) // another instance stores first: the next store conflicts
+    store.setQuantity('m', id, 4) // another instance stores first: the next store conflicts
     const get = database.get.bind(database)
     let gets = 0
     database.get = (market) => {

@@ -7,7 +7,7 @@ import { runInNewContext } from 'node:vm'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ConflictError, InsufficientStockError, MarketCache, type MarketLock, PersistenceError } from '../src/index.js'
 import { OutputGate } from '../src/output-gate.js'
-import { MemoryDatabase, settle, track, until } from './helpers/memory-database.js'
+import { eventually, MemoryDatabase, settle, track, until } from './helpers/memory-database.js'
 import { SharedMemoryDatabase, SharedStore } from './helpers/shared-memory-database.js'
 import { sample } from './helpers/temp-dir.js'
 
@@ -16,20 +16,6 @@ afterEach(async () => {
   vi.restoreAllMocks()
   await Promise.all(caches.splice(0).map((cache) => cache.close()))
 })
-
-/** Polls the event loop a bounded number of times; false when `predicate` never held (no wall-clock assertion). */
-async function eventually(predicate: () => boolean, rounds = 2_000): Promise<boolean> {
-  for (let i = 0; i < rounds; i++) {
-    if (predicate()) return true
-    await settle()
-  }
-  return predicate()
-}
-
-const setQuantity = (store: SharedStore, id: string, quantity: number) =>
-  store.foreignWrite('m', (products) => {
-    ;(products[id] as { quantity: number }).quantity = quantity
-  })
 
 describe('conflict counting on a shared database', () => {
   it('takes the market lock after two stale checks in a row when two reads wait on the same check', async () => {
@@ -45,10 +31,10 @@ describe('conflict counting on a shared database', () => {
     const second = track(stock.listProducts())
     await settle()
     expect(database.waiting).toHaveLength(1)
-    setQuantity(store, id, 1)
+    store.setQuantity('m', id, 1)
     database.letGo() // stale: replay 1 (optimistic)
     await until(() => database.waiting.length === 1, 'the replayed check')
-    setQuantity(store, id, 2)
+    store.setQuantity('m', id, 2)
     database.hold = false
     database.letGo() // stale again: the second conflict in a row must take the lock
     await until(() => first.settled && second.settled, 'the reads')
@@ -73,7 +59,7 @@ describe('conflict counting on a shared database', () => {
     const revisions = database.revisions.bind(database)
     database.revisions = (markets) => {
       rounds += 1
-      if (rounds <= 40) setQuantity(store, id, 100 + rounds)
+      if (rounds <= 40) store.setQuantity('m', id, 100 + rounds)
       return revisions(markets)
     }
     const first = track(stock.getProduct(id))
@@ -137,10 +123,10 @@ describe('the market lock', () => {
       database.hold = true
       const read = track(stock.getProduct(id))
       await settle()
-      setQuantity(store, id, 1)
+      store.setQuantity('m', id, 1)
       database.letGo() // stale: replay 1
       await until(() => database.waiting.length === 1, 'the replayed check')
-      setQuantity(store, id, 2)
+      store.setQuantity('m', id, 2)
       database.hold = false
       database.letGo() // stale again: replay 2 under the lock, reads only, so the lock ends when the mailbox drains
       await until(() => read.settled, 'the read')

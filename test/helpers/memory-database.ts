@@ -99,3 +99,12 @@ export async function until(predicate: () => boolean, what = 'condition'): Promi
   }
   throw new Error(`timed out waiting for ${what}`)
 }
+
+/** Polls the event loop a bounded number of times; false when `predicate` never held (no wall-clock assertion). */
+export async function eventually(predicate: () => boolean, rounds = 2_000): Promise<boolean> {
+  for (let i = 0; i < rounds; i++) {
+    if (predicate()) return true
+    await settle()
+  }
+  return predicate()
+}

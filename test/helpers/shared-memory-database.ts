@@ -23,6 +23,13 @@ export class SharedStore {
     return snapshot.revision
   }
 
+  /** Sets one product's quantity as another instance would; returns the new revision. */
+  setQuantity(market: string, id: string, quantity: number): number {
+    return this.foreignWrite(market, (products) => {
+      ;(products[id] as { quantity: number }).quantity = quantity
+    })
+  }
+
   snapshot(market: string): { revision: number; products: Record<string, { quantity: number }> } | undefined {
     const row = this.rows.get(market)
     return row && JSON.parse(row.text)
