@@ -59,12 +59,22 @@ export class MarketStorage {
     const state = stored === undefined ? { revision: 0, products: new Map() } : fromSnapshot(stored, this.#market)
     if (typeof state !== 'string') return state
     this.release()
-    const location = this.#database.locate?.(this.#market)
+    const location = this.#location()
     throw new CorruptDataError(
       `Stored data of market \`${this.#market}\`${location === undefined ? '' : ` (${location})`} is corrupt: ${state}`,
       this.#market,
       location,
     )
+  }
+
+  /** Where the database says the market is stored, as text; a `locate` that throws names nothing. */
+  #location(): string | undefined {
+    try {
+      const location: unknown = this.#database.locate?.(this.#market)
+      return location === undefined ? undefined : describeValue(location)
+    } catch {
+      return undefined
+    }
   }
 
   /**

@@ -1,3 +1,4 @@
+import { types } from 'node:util'
 import type { SharedDatabase } from './database.js'
 import { databaseCall } from './database-call.js'
 import { describeValue } from './describe-value.js'
@@ -54,11 +55,13 @@ export class RevisionCheck {
     const markets = [...round.keys()]
     databaseCall('revisions', () => this.#database.revisions(markets))
       .then((revisions) => {
-        if (!(revisions instanceof Map)) {
+        // types.isMap, not instanceof: a Map made in another realm (a vm context) is a Map too.
+        if (!types.isMap(revisions)) {
           throw new TypeError(`Database.revisions() resolved with ${describeValue(revisions)}, not a Map`)
         }
         for (const [market, entry] of round) {
-          const revision: unknown = revisions.get(market) ?? 0
+          // Only an absent market means "nothing stored": a null revision is a bad answer, not 0.
+          const revision: unknown = revisions.has(market) ? revisions.get(market) : 0
           if (Number.isSafeInteger(revision) && (revision as number) >= 0) entry.resolve(revision as number)
           else entry.reject(new TypeError(`Database.revisions() gave ${describeValue(revision)} for a revision`))
         }

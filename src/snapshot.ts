@@ -47,6 +47,15 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  * validation a load does. Returns the reason it is not a snapshot of `market`, or the state.
  */
 export function fromSnapshot(value: unknown, market: string): MarketState | string {
+  // A wrapper's value may be a proxy or have getters that throw: a value that cannot be read is corrupt too.
+  try {
+    return readSnapshot(value, market)
+  } catch (error) {
+    return `cannot be read: ${describeValue(error)}`
+  }
+}
+
+function readSnapshot(value: unknown, market: string): MarketState | string {
   if (!isRecord(value)) return 'not a JSON object'
   if (value.format !== SNAPSHOT_FORMAT) return `unsupported format \`${describeValue(value.format)}\``
   if (value.market !== market) return `holds market \`${describeValue(value.market)}\`, not \`${market}\``

@@ -1,11 +1,13 @@
-// Findings of an outside review after e0f32b1 (a Database rejecting with a value without a string form left the
+// Findings of two outside reviews after e0f32b1 (a Database rejecting with a value without a string form left the
 // caller pending). Each test failed before the fix that followed; the comment above it says what is expected and
 // what happened before.
 //
 // The common thread: a value from a user's `Database` or listener (an Error whose `message` or `stack` is a
-// Symbol, a revoked proxy, a plain value where a promise belongs, a revisions answer that is not a Map) reached
-// code that threw outside any catch, so a caller's promise never settled or an error escaped the process.
+// Symbol, a revoked proxy, a plain value where a promise belongs, a promise whose own `then` returns nothing, a
+// revisions answer that is not a Map of safe integers, a snapshot that throws when read) reached code that threw
+// outside any catch, so a caller's promise never settled, an error escaped the process, or a read was stale.
 
+import { runInNewContext } from 'node:vm'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { CorruptDataError, MarketCache, type MarketLock, PersistenceError } from '../src/index.js'
 import { eventually, MemoryDatabase, settle, track } from './helpers/memory-database.js'
@@ -426,5 +428,211 @@ describe('listeners that throw an Error whose stack is not a string', () => {
     await settle()
     await settle()
     expect(errors).toEqual([])
+  })
+})
+
+/**
+ * A native promise with an own `then` that forgets its `return` (it still settles the callbacks it is given):
+ * `promise.then(f)` returns `undefined`. `await` ignores an own `then` (it uses the intrinsic one); a method call
+ * `.then(...)` does not.
+ */
+function withForgetfulThen<T>(promise: Promise<T>): Promise<T> {
+  Object.defineProperty(promise, 'then', {
+    configurable: true,
+    value(onFulfilled?: (value: T) => unknown, onRejected?: (error: unknown) => unknown) {
+      void Promise.prototype.then.call(promise, onFulfilled, onRejected)
+    },
+  })
+  return promise
+}
+
+describe('databaseCall hands back the database promise itself', () => {
+  // databaseCall does `Promise.resolve(result)`, which returns a native promise as is, so the library then calls the
+  // database's own `then` property: a promise that does resolve, but whose `then` returns no promise, is not turned
+  // into anything safe.
+  //
+  // Expected (README, Database: "A store that throws or returns something other than a promise counts as a failed
+  // store"; a promise that resolves is a store that succeeded): the change settles, close() resolves, nothing escapes.
+  // Before the fix: MarketStorage.store's `.then(() => true)` returns undefined, `#store` calls `.then` on it inside
+  // its queueMicrotask callback: an uncaught TypeError, the actor stays in phase 'storing' for good, the change's
+  // caller never settles, and close() never resolves.
+  it('a store whose promise has an own then returning nothing settles the change and close() resolves', async () => {
+    const errors = captureProcessErrors()
+    const database = new MemoryDatabase()
+    const { cache, stock } = await start(database)
+    await stock.listProducts()
+    const store = database.store.bind(database)
+    database.store = (market, snapshot) => withForgetfulThen(store(market, snapshot))
+    const added = track(stock.addProduct(sample))
+    await eventually(() => added.settled, 200)
+    const closed = track(cache.close())
+    await eventually(() => closed.settled, 200)
+    expect({ changeSettled: added.settled, closed: closed.settled, processErrors: errors.length }).toEqual({
+      changeSettled: true,
+      closed: true,
+      processErrors: 0,
+    })
+  })
+
+  // The same through `revisions()`: RevisionCheck#start calls `.then(...).catch(...)` on the database's promise;
+  // `.catch` of undefined throws inside #start's queueMicrotask callback after `#running` was set.
+  //
+  // Expected (README, SharedDatabase: a bad revisions answer "rejects the reads waiting on it ...; the next check asks
+  // again"): the read settles, and once `revisions` behaves again a read of another market is answered.
+  // Before the fix: that read is answered (the forgetful `then` still registered the handler), but `.catch` of its
+  // undefined result throws in #start's queueMicrotask callback: an uncaught TypeError, and `.finally` is never
+  // attached, so `#running` stays true and no revision check ever starts again: every later read of EVERY market of
+  // the cache hangs for good, also after the database is fixed (the defect the first review fixed for a revisions()
+  // returning a bare Map, still reachable).
+  it('a revisions() promise whose own then returns nothing does not stall every later check', async () => {
+    const errors = captureProcessErrors()
+    const database = new SharedMemoryDatabase(new SharedStore())
+    const { cache, stock } = await start(database)
+    await stock.addProduct(sample)
+    const revisions = database.revisions.bind(database)
+    database.revisions = (markets) => withForgetfulThen(revisions(markets))
+    const read = track(stock.listProducts())
+    await eventually(() => read.settled, 200)
+    database.revisions = revisions
+    const other = track(cache.market('other').listProducts())
+    await eventually(() => other.settled, 200)
+    expect({
+      readSettled: read.settled,
+      laterReadOfAnotherMarketSettled: other.settled,
+      processErrors: errors.length,
+    }).toEqual({ readSettled: true, laterReadOfAnotherMarketSettled: true, processErrors: 0 })
+  })
+
+  // Same through `storeIf` on a shared database: the boolean check's `.then` is called on the database's promise.
+  it('a storeIf promise whose own then returns nothing settles the change and close() resolves', async () => {
+    const errors = captureProcessErrors()
+    const database = new SharedMemoryDatabase(new SharedStore())
+    const { cache, stock } = await start(database)
+    await stock.listProducts()
+    const storeIf = database.storeIf.bind(database)
+    database.storeIf = (market, snapshot, expected) => withForgetfulThen(storeIf(market, snapshot, expected))
+    const added = track(stock.addProduct(sample))
+    await eventually(() => added.settled, 200)
+    const closed = track(cache.close())
+    await eventually(() => closed.settled, 200)
+    expect({ changeSettled: added.settled, closed: closed.settled, processErrors: errors.length }).toEqual({
+      changeSettled: true,
+      closed: true,
+      processErrors: 0,
+    })
+  })
+})
+
+describe('the revisions answer check', () => {
+  // Expected (README, SharedDatabase: a revisions answer "that is not a Map of safe integers >= 0 rejects"; before
+  // 1d4a824 any answer with a working `get` was used): a Map from another realm (a `vm` context, as a test runner or
+  // sandbox creates) is a Map of safe integers, and the read is answered.
+  // Before the fix: `revisions instanceof Map` is false across realms, so every read of the cache rejects with
+  // PersistenceError ("resolved with [object Map], not a Map"), for good.
+  it('accepts a Map created in another realm', async () => {
+    const database = new SharedMemoryDatabase(new SharedStore())
+    const { stock } = await start(database)
+    await stock.addProduct(sample)
+    database.revisions = async (markets) => {
+      const found = runInNewContext('new Map()') as Map<string, number>
+      for (const market of markets) {
+        const row = database.backing.rows.get(market)
+        if (row) found.set(market, row.revision)
+      }
+      return found
+    }
+    const read = await stock.listProducts().catch((e: unknown) => e)
+    expect(read).toEqual([{ id: expect.any(String), ...sample }])
+  })
+
+  // Expected (README, SharedDatabase: a revisions answer that is not a Map "of safe integers >= 0 rejects the reads
+  // waiting on it with PersistenceError"): a Map holding `null` for the market rejects the read.
+  // Before the fix: `revisions.get(market) ?? 0` turns null into 0 ("nothing stored"), the check passes, and the read
+  // is answered from memory although the database holds a newer revision written by another instance: a stale read
+  // the README's Linearizable guarantee rules out.
+  it('rejects a read whose revision is null instead of answering it from stale memory', async () => {
+    const backing = new SharedStore()
+    const database = new SharedMemoryDatabase(backing)
+    const { stock } = await start(database)
+    const id = await stock.addProduct(sample)
+    backing.setQuantity('m', id, 1) // another instance sells: the database is now at revision 2
+    database.revisions = async (markets) => new Map(markets.map((market) => [market, null as unknown as number]))
+    const read = await stock.getProduct(id).catch((e: unknown) => e)
+    expect(read).toBeInstanceOf(PersistenceError)
+  })
+})
+
+describe('get() returning a snapshot that throws when read', () => {
+  // Expected (README, Database: "The actor validates exactly what get returns ... and a bad value surfaces as
+  // CorruptDataError"; the first review made a null-prototype field a CorruptDataError on the same grounds): a
+  // snapshot whose field throws when read is a bad value.
+  // Before the fix: fromSnapshot reads the fields outside any catch (the argument of describeValue(value.format) is
+  // evaluated before describeValue's own try), so the throw leaves load() raw and the call rejects with
+  // PersistenceError ("Could not load market"), which says to retry a read that can never succeed.
+  it.each([
+    [
+      'a getter that throws on the first read',
+      () => ({
+        get format(): number {
+          throw new Error('no format')
+        },
+        market: 'm',
+        revision: 1,
+        products: {},
+      }),
+    ],
+    [
+      'a getter that answers a wrong format, then throws on the second read (while the reason is worded)',
+      () => {
+        let reads = 0
+        return {
+          get format(): number {
+            reads += 1
+            if (reads > 1) throw new Error('second read')
+            return 2
+          },
+          market: 'm',
+          revision: 1,
+          products: {},
+        }
+      },
+    ],
+    [
+      // `then` answers, or resolving get()'s promise would read it and reject get() itself (a PersistenceError).
+      'a proxy whose traps throw',
+      () =>
+        new Proxy(
+          {},
+          {
+            get(_, key) {
+              if (key === 'then') return undefined
+              throw new Error('trap')
+            },
+            ownKeys() {
+              throw new Error('trap')
+            },
+          },
+        ),
+    ],
+  ])('rejects with CorruptDataError (%s)', async (_, snapshot) => {
+    const database = new MemoryDatabase()
+    const { stock } = await start(database)
+    database.get = async () => snapshot()
+    const error = await stock.listProducts().catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(CorruptDataError)
+  })
+
+  // Expected (README, Database: "An optional locate(market): string names where the market is stored ... in that
+  // error's message and location field"; "a bad value surfaces as CorruptDataError"): corrupt data still rejects
+  // with CorruptDataError when `locate` hands back something without a string form.
+  // Before the fix: the CorruptDataError's message is built with `${location}` (not describeValue), which throws for
+  // a Symbol, so the call rejects with PersistenceError instead.
+  it('rejects with CorruptDataError when locate() returns a value without a string form', async () => {
+    const database = new MemoryDatabase()
+    const { stock } = await start(database)
+    database.get = async () => ({ format: 1, market: 'm', revision: -1, products: {} })
+    Object.assign(database, { locate: () => Symbol('row') })
+    const error = await stock.listProducts().catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(CorruptDataError)
   })
 })
