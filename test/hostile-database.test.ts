@@ -9,7 +9,7 @@
 
 import { runInNewContext } from 'node:vm'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { CorruptDataError, MarketCache, type MarketLock, PersistenceError } from '../src/index.js'
+import { CorruptDataError, MarketCache, type MarketLock, type MarketStock, PersistenceError } from '../src/index.js'
 import { eventually, MemoryDatabase, settle, track } from './helpers/memory-database.js'
 import { SharedMemoryDatabase, SharedStore } from './helpers/shared-memory-database.js'
 import { sample } from './helpers/temp-dir.js'
@@ -71,6 +71,19 @@ afterEach(async () => {
   processErrors.splice(0)
   vi.restoreAllMocks()
 })
+
+/** Adds a product, then closes the cache: the change and the close both settle, and nothing escapes the process. */
+async function expectChangeSettlesAndCloses(cache: MarketCache, stock: MarketStock, errors: unknown[]) {
+  const added = track(stock.addProduct(sample))
+  await eventually(() => added.settled, 200)
+  const closed = track(cache.close())
+  await eventually(() => closed.settled, 200)
+  expect({ changeSettled: added.settled, closed: closed.settled, processErrors: errors.length }).toEqual({
+    changeSettled: true,
+    closed: true,
+    processErrors: 0,
+  })
+}
 
 async function start(database: MemoryDatabase | SharedMemoryDatabase, options: { idleTimeoutMs?: number } = {}) {
   const cache = await MarketCache.start({ database, ...options })
@@ -143,32 +156,21 @@ describe('a store that rejects with an Error whose message is not a string', () 
 })
 
 describe('a shared database whose revision check misbehaves', () => {
-  // Expected: the read rejects with PersistenceError (cause: the rejection value). Before the fix: building the PersistenceError
-  // throws inside the check's rejection handler after the reply was taken off the gate, so the read never settles
-  // and a TypeError escapes as an unhandled rejection.
-  it('rejects a read whose check failed with an Error whose message is not a string', async () => {
+  // Expected: a failed check rejects the reads waiting on it with PersistenceError. Before the fix:
+  // - a rejection with an Error whose message is a Symbol: building the PersistenceError threw inside the check's
+  //   rejection handler after the reply was taken off the gate, so the read never settled;
+  // - an answer that is not a Map: `revisions.get` threw inside RevisionCheck's fulfilment handler, so no entry of
+  //   the round was ever settled (every read of every market in that round hung).
+  // Both times a TypeError escaped as an unhandled rejection.
+  it.each([
+    ['rejected with an Error whose message is not a string', () => Promise.reject(symbolMessageError())],
+    ['resolved with something that is not a Map', async () => ({ m: 1 }) as unknown as Map<string, number>],
+  ])('rejects a read whose check %s', async (_, revisions) => {
     const errors = captureProcessErrors()
     const database = new SharedMemoryDatabase(new SharedStore())
     const { stock } = await start(database)
     await stock.addProduct(sample)
-    database.revisions = () => Promise.reject(symbolMessageError())
-    const read = track(stock.listProducts())
-    await eventually(() => read.settled)
-    expect(read.settled).toBe(true)
-    expect(read.error).toBeInstanceOf(PersistenceError)
-    expect(errors).toEqual([])
-  })
-
-  // Expected: `revisions()` resolving with something that is not a Map is a failed check: the reads waiting on it
-  // reject with PersistenceError. Before the fix: `revisions.get` throws inside RevisionCheck's fulfilment handler, so no entry
-  // of the round is ever settled (every read of every market in that round hangs) and the TypeError escapes as an
-  // unhandled rejection.
-  it('rejects reads whose check resolved with something that is not a Map', async () => {
-    const errors = captureProcessErrors()
-    const database = new SharedMemoryDatabase(new SharedStore())
-    const { stock } = await start(database)
-    await stock.addProduct(sample)
-    database.revisions = async () => ({ m: 1 }) as unknown as Map<string, number>
+    database.revisions = revisions
     const read = track(stock.listProducts())
     await eventually(() => read.settled)
     expect(read.settled).toBe(true)
@@ -222,15 +224,7 @@ describe('a shared database whose conditional store returns without a promise', 
       database.backing.rows.set(market, { revision, text: JSON.stringify(snapshot) })
       return true
     }) as unknown as typeof database.storeIf
-    const added = track(stock.addProduct(sample))
-    await eventually(() => added.settled)
-    const closed = track(cache.close())
-    await eventually(() => closed.settled)
-    expect({ changeSettled: added.settled, closed: closed.settled, processErrors: errors.length }).toEqual({
-      changeSettled: true,
-      closed: true,
-      processErrors: 0,
-    })
+    await expectChangeSettlesAndCloses(cache, stock, errors)
   })
 
   // Same through the market lock taken after two conflicts in a row: its `storeIf` returns a boolean.
@@ -463,15 +457,7 @@ describe('databaseCall hands back the database promise itself', () => {
     await stock.listProducts()
     const store = database.store.bind(database)
     database.store = (market, snapshot) => withForgetfulThen(store(market, snapshot))
-    const added = track(stock.addProduct(sample))
-    await eventually(() => added.settled, 200)
-    const closed = track(cache.close())
-    await eventually(() => closed.settled, 200)
-    expect({ changeSettled: added.settled, closed: closed.settled, processErrors: errors.length }).toEqual({
-      changeSettled: true,
-      closed: true,
-      processErrors: 0,
-    })
+    await expectChangeSettlesAndCloses(cache, stock, errors)
   })
 
   // The same through `revisions()`: RevisionCheck#start calls `.then(...).catch(...)` on the database's promise;
@@ -511,15 +497,7 @@ describe('databaseCall hands back the database promise itself', () => {
     await stock.listProducts()
     const storeIf = database.storeIf.bind(database)
     database.storeIf = (market, snapshot, expected) => withForgetfulThen(storeIf(market, snapshot, expected))
-    const added = track(stock.addProduct(sample))
-    await eventually(() => added.settled, 200)
-    const closed = track(cache.close())
-    await eventually(() => closed.settled, 200)
-    expect({ changeSettled: added.settled, closed: closed.settled, processErrors: errors.length }).toEqual({
-      changeSettled: true,
-      closed: true,
-      processErrors: 0,
-    })
+    await expectChangeSettlesAndCloses(cache, stock, errors)
   })
 })
 

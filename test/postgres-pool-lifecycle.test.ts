@@ -5,7 +5,7 @@ import { Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { afterEach, expect, it, vi } from 'vitest'
 import { PostgresDatabase } from '../src/postgres.js'
-import { useChildCleanup } from './helpers/child.js'
+import { finished, useChildCleanup } from './helpers/child.js'
 import { describePostgres, postgresUrl, usePostgresTables } from './helpers/postgres-tables.js'
 
 const table = usePostgresTables()
@@ -55,15 +55,7 @@ describePostgres('the pool PostgresDatabase creates', () => {
       { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'pipe', 'pipe'] },
     )
     children.push(child)
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString()
-    })
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString()
-    })
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+    const { code, stdout, stderr } = await finished(child)
     expect({ code, stdout }, stderr).toEqual({ code: 0, stdout: 'idle\n' })
   })
 })

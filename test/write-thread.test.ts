@@ -8,7 +8,7 @@ import { FileDatabase } from '../src/file-database/file-database.js'
 import { fileNameFor, isMarketFile, isTempFile } from '../src/file-database/file-names.js'
 import { WriteThread } from '../src/file-database/write-thread.js'
 import { MarketCache } from '../src/market-cache.js'
-import { useChildCleanup } from './helpers/child.js'
+import { finished, useChildCleanup } from './helpers/child.js'
 import { sample, useTempDirs } from './helpers/temp-dir.js'
 
 /**
@@ -97,15 +97,7 @@ async function runWithThreadFaults(child: string): Promise<unknown> {
     { env: { ...process.env, THREAD_DEATH: control }, stdio: ['ignore', 'pipe', 'pipe'] },
   )
   children.push(process_)
-  let stdout = ''
-  let stderr = ''
-  process_.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString()
-  })
-  process_.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString()
-  })
-  const code = await new Promise((resolve) => process_.once('exit', resolve))
+  const { code, stdout, stderr } = await finished(process_)
   expect(stderr).toBe('')
   expect(code).toBe(0)
   return JSON.parse(stdout)
@@ -270,15 +262,7 @@ describe('many markets stored at once', () => {
       { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
     )
     children.push(child)
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString()
-    })
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString()
-    })
-    const code = await new Promise((resolve) => child.once('exit', resolve))
+    const { code, stdout, stderr } = await finished(child)
     expect(stderr).toBe('')
     expect(code).toBe(0)
     expect(JSON.parse(stdout)).toEqual({ failed: 0, cause: null })

@@ -13,6 +13,20 @@ export interface Child {
   stderr: () => string
 }
 
+/** Everything a child printed, and its exit code, once it has exited; call it right after spawning. */
+export async function finished(child: ChildProcess): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  let stdout = ''
+  let stderr = ''
+  child.stdout?.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString()
+  })
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString()
+  })
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+  return { code, stdout, stderr }
+}
+
 /** A list whose child processes are killed (and awaited) after each test. */
 export function useChildCleanup(): ChildProcess[] {
   const children: ChildProcess[] = []
