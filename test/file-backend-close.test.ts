@@ -1,5 +1,6 @@
 import { readdir, readlink, realpath } from 'node:fs/promises'
 import { describe, expect, it, vi } from 'vitest'
+import { fileNameFor } from '../src/file-database/file-names.js'
 import { type FileHandleLike, type FileSystem, nodeFileSystem } from '../src/file-database/file-system.js'
 import { FileDatabase } from '../src/index.js'
 import { useTempDirs } from './helpers/temp-dir.js'
@@ -48,15 +49,20 @@ class OpenHandles implements FileSystem {
 
 describe('FileDatabase.close', () => {
   it('leaves only the market files behind, and they read back after a restart', async () => {
-    // Loaded afresh: the lock's file names and how it describes this process are module-level values, and a
-    // mutation tool's mutant of one is active only in a module loaded while the test runs.
-    vi.resetModules()
-    const { FileDatabase } = await import('../src/index.js')
-    const { fileNameFor } = await import('../src/file-database/file-names.js')
     const dir = await tempDir()
     const writer = new FileDatabase({ dir })
     await writer.store('Anna', snapshot('Anna'))
     await writer.close()
+    expect(await readdir(dir)).toEqual([fileNameFor('Anna')])
+
+    // The lock's modules loaded afresh: its file names and how it describes this process are module-level values,
+    // and a mutation tool's mutant of one is active only in a module loaded while the test runs.
+    vi.resetModules()
+    const fresh = (await import(
+      '../src/file-database/dir-lock.js'
+    )) as typeof import('../src/file-database/dir-lock.js')
+    const lock = await fresh.DirLock.acquire(nodeFileSystem, dir)
+    await lock.release()
     expect(await readdir(dir)).toEqual([fileNameFor('Anna')])
 
     const reader = new FileDatabase({ dir })
