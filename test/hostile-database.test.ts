@@ -178,6 +178,16 @@ describe('a shared database whose revision check misbehaves', () => {
     expect(errors).toEqual([])
   })
 
+  it('names an answer that is not a Map in the error', async () => {
+    const database = new SharedMemoryDatabase(new SharedStore())
+    const { stock } = await start(database)
+    await stock.addProduct(sample)
+    database.revisions = async () => ({ m: 1 }) as unknown as Map<string, number>
+    await expect(stock.listProducts()).rejects.toMatchObject({
+      message: 'Could not check market `m`: Database.revisions() resolved with [object Object], not a Map',
+    })
+  })
+
   // Expected: a `revisions()` that returns its Map synchronously (or throws) is answered or rejected like any other
   // check. Before the fix: `query.then(...)` on a Map throws inside RevisionCheck's microtask with `#running` already true:
   // an uncaught exception, and no revision check ever starts again, so every later read of EVERY market of the cache
@@ -537,6 +547,69 @@ describe('the revisions answer check', () => {
     database.revisions = async (markets) => new Map(markets.map((market) => [market, null as unknown as number]))
     const read = await stock.getProduct(id).catch((e: unknown) => e)
     expect(read).toBeInstanceOf(PersistenceError)
+    expect(read).toMatchObject({ message: 'Could not check market `m`: Database.revisions() gave null for a revision' })
+  })
+})
+
+describe('a database call that answers with no promise, or with the wrong value', () => {
+  // Expected (README, Database and SharedDatabase): the call fails with a PersistenceError that says which method
+  // answered what, memory is reloaded from what is stored, and the next change is stored as usual.
+  const noPromise = undefined as unknown as Promise<never>
+  it.each([
+    [
+      'storeIf() returns no promise',
+      (database: SharedMemoryDatabase) => {
+        database.storeIf = () => noPromise
+      },
+      'Could not store market `m`: Database.storeIf() returned undefined, not a promise',
+    ],
+    [
+      'storeIf() resolves with neither true nor false',
+      (database: SharedMemoryDatabase) => {
+        database.storeIf = async () => undefined as unknown as boolean
+      },
+      'Could not store market `m`: Database.storeIf() resolved with undefined, not true or false',
+    ],
+  ])('rejects the change when %s, and stores the next one', async (_, misbehave, message) => {
+    const database = new SharedMemoryDatabase(new SharedStore())
+    const { stock } = await start(database)
+    const id = await stock.addProduct(sample)
+    const { storeIf } = database
+    misbehave(database)
+    const failed = await stock.adjustQuantity(id, -1).catch((e: unknown) => e)
+    expect(failed).toBeInstanceOf(PersistenceError)
+    expect(failed).toMatchObject({ message })
+    database.storeIf = storeIf
+    expect(await stock.adjustQuantity(id, -2)).toBe(sample.quantity - 2)
+    expect(database.backing.snapshot('m')?.products[id]?.quantity).toBe(sample.quantity - 2)
+  })
+
+  it('rejects the change when store() returns no promise, and stores the next one', async () => {
+    const database = new MemoryDatabase()
+    const { stock } = await start(database)
+    const id = await stock.addProduct(sample)
+    const store = database.store
+    database.store = () => noPromise
+    await expect(stock.adjustQuantity(id, -1)).rejects.toMatchObject({
+      message: 'Could not store market `m`: Database.store() returned undefined, not a promise',
+    })
+    database.store = store
+    expect(await stock.adjustQuantity(id, -2)).toBe(sample.quantity - 2)
+    expect(database.stored('m')?.products[id]).toMatchObject({ quantity: sample.quantity - 2 })
+  })
+
+  it('rejects the reads of a check whose revisions() returns no promise, and answers the next', async () => {
+    const database = new SharedMemoryDatabase(new SharedStore())
+    const { stock } = await start(database)
+    const id = await stock.addProduct(sample)
+    const revisions = database.revisions
+    database.revisions = () => new Map() as unknown as Promise<Map<string, number>>
+    const read = await stock.getProduct(id).catch((e: unknown) => e)
+    expect(read).toMatchObject({
+      message: 'Could not check market `m`: Database.revisions() returned [object Map], not a promise',
+    })
+    database.revisions = revisions
+    expect(await stock.getProduct(id)).toEqual(sample)
   })
 })
 
