@@ -549,6 +549,16 @@ describe('the revisions answer check', () => {
     expect(read).toBeInstanceOf(PersistenceError)
     expect(read).toMatchObject({ message: 'Could not check market `m`: Database.revisions() gave null for a revision' })
   })
+
+  it('rejects a read whose revision is negative', async () => {
+    const database = new SharedMemoryDatabase(new SharedStore())
+    const { stock } = await start(database)
+    const id = await stock.addProduct(sample)
+    database.revisions = async (markets) => new Map(markets.map((market) => [market, -1]))
+    await expect(stock.getProduct(id)).rejects.toMatchObject({
+      message: 'Could not check market `m`: Database.revisions() gave -1 for a revision',
+    })
+  })
 })
 
 describe('a database call that answers with no promise, or with the wrong value', () => {
