@@ -5,10 +5,13 @@
 // The prose above the first table is kept as written. A survivor keeps the reason the document already gives
 // it when its file, mutator, code and mutant are unchanged (line numbers may move). reasons.json, if given,
 // adds reasons keyed `file:line:column:mutator:replacement`. Survivors with no reason say "not examined".
+// Static mutants (run at module load) are counted apart and left out of the score, as `ignoreStatic` does: an
+// incremental run can carry over a result for one from a run in which a test reloaded its module.
 import { readFileSync, writeFileSync } from 'node:fs'
 
 interface Mutant {
   mutatorName: string
+  static?: boolean
   replacement?: string
   status: string
   location: { start: { line: number; column: number } }
@@ -54,15 +57,16 @@ for (const line of document.split('\n')) {
 }
 
 const summary = [
-  '| file | killed | timed out | survived | no coverage | score |',
-  '| :-- | --: | --: | --: | --: | --: |',
+  '| file | killed | timed out | survived | no coverage | static, left out | score |',
+  '| :-- | --: | --: | --: | --: | --: | --: |',
 ]
 const lists: string[] = []
-const zero = (): Record<Counted, number> => ({ Killed: 0, Timeout: 0, Survived: 0, NoCoverage: 0 })
+type Counts = Record<Counted | 'Static', number>
+const zero = (): Counts => ({ Killed: 0, Timeout: 0, Survived: 0, NoCoverage: 0, Static: 0 })
 const total = zero()
 let explained = 0
 let unexplained = 0
-const score = (c: Record<Counted, number>) => {
+const score = (c: Counts) => {
   const all = c.Killed + c.Timeout + c.Survived + c.NoCoverage
   return all === 0 ? '-' : `${((100 * (c.Killed + c.Timeout)) / all).toFixed(2)} %`
 }
@@ -76,6 +80,11 @@ for (const [file, { source, mutants }] of Object.entries(report.files).sort(([a]
   )
   for (const mutant of ordered) {
     if (!COUNTED.includes(mutant.status as Counted)) continue
+    if (mutant.static) {
+      counts.Static++
+      total.Static++
+      continue
+    }
     counts[mutant.status as Counted]++
     total[mutant.status as Counted]++
     if (mutant.status !== 'Survived' && mutant.status !== 'NoCoverage') continue
@@ -91,12 +100,12 @@ for (const [file, { source, mutants }] of Object.entries(report.files).sort(([a]
     rows.push(`- line ${line}, ${mutator}: ${span(original)} → ${span(replacement)}`, `  ${reason ?? NOT_EXAMINED}`)
   }
   summary.push(
-    `| ${file} | ${counts.Killed} | ${counts.Timeout} | ${counts.Survived} | ${counts.NoCoverage} | ${score(counts)} |`,
+    `| ${file} | ${counts.Killed} | ${counts.Timeout} | ${counts.Survived} | ${counts.NoCoverage} | ${counts.Static} | ${score(counts)} |`,
   )
   if (rows.length > 0) lists.push(`### ${file}`, '', ...rows, '')
 }
 summary.push(
-  `| **all** | ${total.Killed} | ${total.Timeout} | ${total.Survived} | ${total.NoCoverage} | **${score(total)}** |`,
+  `| **all** | ${total.Killed} | ${total.Timeout} | ${total.Survived} | ${total.NoCoverage} | ${total.Static} | **${score(total)}** |`,
 )
 
 const prose = document.slice(0, document.indexOf('\n| file ')).trimEnd()

@@ -681,6 +681,7 @@ describe('get() returning a snapshot that throws when read', () => {
     database.get = async () => snapshot()
     const error = await stock.listProducts().catch((e: unknown) => e)
     expect(error).toBeInstanceOf(CorruptDataError)
+    expect((error as CorruptDataError).message).toMatch(/^Stored data of market `m` is corrupt: cannot be read: /)
   })
 
   // Expected (README, Database: "An optional locate(market): string names where the market is stored ... in that
