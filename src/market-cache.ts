@@ -83,6 +83,20 @@ const optionsSchema = z.strictObject({
 })
 
 /**
+ * @internal
+ * Opens `database`, so that a failure reads the same wherever a database is opened (`MarketCache.start`, the
+ * CLI): the library's own errors as they are, anything else as `PersistenceError` with it as the cause.
+ */
+export async function openDatabase(database: Database): Promise<void> {
+  try {
+    await database.open?.()
+  } catch (cause) {
+    if (isMarketError(cause)) throw cause
+    throw new PersistenceError(`Could not open the database: ${describeValue(cause)}`, undefined, cause)
+  }
+}
+
+/**
  * The registry: lazily spawns one actor per market name and owns the database.
  *
  * @example
@@ -135,12 +149,7 @@ export class MarketCache {
         ...(options.workers === undefined ? {} : { workers: options.workers }),
         ...(options.fsync === undefined ? {} : { fsync: options.fsync }),
       })
-    try {
-      await database.open?.()
-    } catch (cause) {
-      if (isMarketError(cause)) throw cause
-      throw new PersistenceError(`Could not open the database: ${describeValue(cause)}`, undefined, cause)
-    }
+    await openDatabase(database)
     return new MarketCache(database, options)
   }
 

@@ -1,13 +1,7 @@
 import { stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
-import {
-  type Database,
-  FileDatabase,
-  MarketCache,
-  type MarketCacheOptions,
-  MarketError,
-  PersistenceError,
-} from '../index.js'
+import { type Database, FileDatabase, MarketCache, type MarketCacheOptions } from '../index.js'
+import { openDatabase } from '../market-cache.js'
 import { CliError, ExitCode } from './cli-error.js'
 import { checkDatabaseUrl, redact } from './database-url.js'
 import { usageError } from './parse-command-args.js'
@@ -92,7 +86,7 @@ export async function withDatabase<T>(
 ): Promise<T> {
   const database = await databaseFor(storage, options)
   try {
-    await open(database)
+    await openDatabase(database)
   } catch (error) {
     await closeWithin(storage, () => database.close(), { failed: true }).catch(() => {})
     throw error
@@ -171,16 +165,6 @@ export async function closeWithin(storage: Storage, close: () => Promise<void>, 
     `Could not close the connection to ${storage.label} within ${CLOSE_TIMEOUT_MS / 1000} s; exiting without it.`,
     ExitCode.failure,
   )
-}
-
-/** Opens `database` as `MarketCache.start` does, so a failure reads the same from every command. */
-async function open(database: Database): Promise<void> {
-  try {
-    await database.open?.()
-  } catch (cause) {
-    if (cause instanceof MarketError) throw cause
-    throw new PersistenceError(`Could not open the database: ${String(cause)}`, undefined, cause)
-  }
 }
 
 async function assertDirectory(dir: string): Promise<void> {
